@@ -1,0 +1,82 @@
+"""Default config: CPU, embedded scikit-image data, 64x64.
+
+Trains in under 30 minutes on a 2-core CPU and leaves a checkpoint that
+visibly inpaints:  python train.py --config configs/default.py
+"""
+import ml_collections
+
+
+def get_config():
+  """Returns the default training configuration."""
+  config = ml_collections.ConfigDict()
+  config.name = 'default'
+  config.seed = 0
+  config.image_size = 64
+
+  # Data.  source: 'embedded' (scikit-image photos and textures), 'tfds', 'folder'.
+  config.data = ml_collections.ConfigDict()
+  config.data.source = 'embedded'
+  config.data.tfds_name = ''
+  config.data.tfds_split = 'train'
+  config.data.tfds_eval_split = ''
+  config.data.data_dir = ''          # TFDS data_dir; may be a gs:// path.
+  config.data.folder = ''            # a folder of the user's own images.
+  config.data.min_crop_scale = 0.15  # random crop side as a fraction of the short side.
+  config.data.max_crop_scale = 1.0
+  config.data.shuffle_buffer = 1024
+  config.data.prefetch = 2
+
+  # Masks (vaegan_jax/masks.py).  Mixture weights need not sum to 1.
+  config.masks = ml_collections.ConfigDict()
+  config.masks.free_form = 0.4   # DeepFill v2 brush strokes (+ a box).
+  config.masks.thin = 0.1        # LaMa-style thin strokes.
+  config.masks.medium = 0.2      # LaMa-style medium strokes.
+  config.masks.thick = 0.2       # LaMa-style thick strokes.
+  config.masks.box = 0.1         # LaMa-style boxes.
+  config.masks.min_ratio = 0.05  # hole-area ratio range of every mask.
+  config.masks.max_ratio = 0.6
+
+  # Model (vaegan_jax/models.py).
+  config.model = ml_collections.ConfigDict()
+  config.model.base_channels = 16
+  config.model.max_channels = 128
+  config.model.num_down = 3          # downsampling factor 2**num_down.
+  config.model.latent_channels = 16  # spatial latent at H/2**num_down.
+  config.model.dilations = (1, 2, 4, 8)  # residual blocks at the bottleneck.
+  config.model.encoder_channels = 16
+  config.model.disc_channels = 32
+  config.model.disc_layers = 3
+  config.model.dtype = 'float32'     # compute dtype; params stay float32.
+
+  # Losses (vaegan_jax/losses.py).
+  config.loss = ml_collections.ConfigDict()
+  config.loss.recon_kind = 'l1'      # 'l1' or 'mse' (the seed's choice).
+  config.loss.hole_weight = 6.0
+  config.loss.valid_weight = 1.0
+  config.loss.kl_weight = 0.05
+  config.loss.feature_weight = 1.0   # Larsen's learned similarity (Dis_l).
+  config.loss.adv_weight = 0.1
+  config.loss.adv_kind = 'nonsaturating'  # or 'hinge'.
+  config.loss.adv_on_recon = False   # also treat reconstructions as fakes.
+  config.loss.prior_valid_weight = 1.0  # L1 on visible pixels of x_p = G(z_p).
+  config.loss.r1_weight = 0.0
+
+  # Optimisation.
+  config.optim = ml_collections.ConfigDict()
+  config.optim.g_lr = 2e-4
+  config.optim.d_lr = 2e-4
+  config.optim.b1 = 0.5
+  config.optim.b2 = 0.999
+  config.optim.schedule = 'constant'  # or 'cosine'.
+  config.optim.warmup_steps = 100
+  config.optim.grad_clip = 1.0        # global norm; 0 disables.
+  config.optim.ema_decay = 0.999
+
+  # Loop.
+  config.batch_size = 8               # global; split over local devices.
+  config.num_steps = 3000
+  config.log_every = 50
+  config.image_every = 500
+  config.checkpoint_every = 500
+  config.keep_checkpoints = 3
+  return config

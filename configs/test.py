@@ -1,0 +1,25 @@
+"""Tiny config for tests: a few seconds per step on CPU."""
+from configs import default
+
+
+def get_config():
+  config = default.get_config()
+  config.name = 'test'
+  config.image_size = 16
+  config.model.base_channels = 8
+  config.model.max_channels = 16
+  config.model.num_down = 2
+  config.model.latent_channels = 4
+  config.model.dilations = (1, 2)
+  config.model.encoder_channels = 8
+  config.model.disc_channels = 8
+  config.model.disc_layers = 2
+  config.batch_size = 8
+  config.optim.warmup_steps = 0
+  config.num_steps = 4
+  config.log_every = 2
+  config.image_every = 2
+  config.checkpoint_every = 2
+  config.keep_checkpoints = 2
+  config.data.shuffle_buffer = 16
+  return config

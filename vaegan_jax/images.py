@@ -1,0 +1,50 @@
+"""Image grids and PNG I/O for samples, summaries and the CLI."""
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+
+def to_uint8(x) -> np.ndarray:
+  """Float in [0, 1] -> uint8 (rounded, clipped)."""
+  return np.clip(np.round(np.asarray(x, np.float32) * 255.0), 0, 255).astype(
+      np.uint8)
+
+
+def make_grid(columns: Sequence[np.ndarray], pad: int = 2) -> np.ndarray:
+  """Lays out columns of images side by side, one example per row.
+
+  Args:
+    columns: each [N, H, W, 3] float in [0, 1] (e.g. masked | output | truth).
+    pad: white border in pixels.
+  Returns:
+    uint8 [N * (H + pad) + pad, C * (W + pad) + pad, 3].
+  """
+  cols = [np.asarray(c, np.float32) for c in columns]
+  n, h, w, _ = cols[0].shape
+  grid = np.ones((n * (h + pad) + pad, len(cols) * (w + pad) + pad, 3),
+                 np.float32)
+  for j, col in enumerate(cols):
+    for i in range(n):
+      y, x = pad + i * (h + pad), pad + j * (w + pad)
+      grid[y:y + h, x:x + w] = col[i]
+  return to_uint8(grid)
+
+
+def save_png(path: str, image: np.ndarray) -> None:
+  """Saves uint8 [H, W, 3] (or float in [0, 1]) as PNG."""
+  if image.dtype != np.uint8:
+    image = to_uint8(image)
+  Image.fromarray(image).save(path)
+
+
+def read_image(path: str) -> np.ndarray:
+  """Reads any PIL-readable image as uint8 [H, W, 3]."""
+  with Image.open(path) as im:
+    return np.asarray(im.convert('RGB'))
+
+
+def read_mask(path: str) -> np.ndarray:
+  """Reads a mask image as bool [H, W]; white (> 127) = hole."""
+  with Image.open(path) as im:
+    return np.asarray(im.convert('L')) > 127

@@ -1,0 +1,369 @@
+"""Training state and the two VAE-GAN train steps.
+
+One training iteration is `d_step` then `g_step`, each a pure function
+(state, batch) -> (state, metrics), pmapped over local devices with axis name
+'batch' and `lax.pmean` of gradients and metrics.
+
+Which loss updates which network (Larsen et al. 2016, §2 of DESIGN.md):
+  encoders (prior, posterior) <- KL(q || p) + L_recon + L_llike^{Dis_l}
+  generator                   <- L_recon + L_llike^{Dis_l} + L_GAN + L_valid(x_p)
+  discriminator               <- L_GAN (+ R1) only
+The prior sample z_p is stop-gradient'ed before G, so L_GAN never reaches an
+encoder; the G step never changes D's parameters.
+
+Randomness is keyed by (seed, step, global example index): the same global
+batch gives the same update on 1 or 8 devices, and a resumed run draws the
+same noise as an uninterrupted one.
+"""
+import functools
+import os
+import time
+from typing import Any, Dict, Optional
+
+from absl import logging
+from clu import metric_writers
+import flax
+import flax.jax_utils
+from flax.traverse_util import flatten_dict
+import jax
+from jax import lax
+import jax.numpy as jnp
+import optax
+
+from vaegan_jax import checkpoint
+from vaegan_jax import config_lib
+from vaegan_jax import images
+from vaegan_jax import input_pipeline
+from vaegan_jax import losses
+from vaegan_jax import models
+
+AXIS = 'batch'
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array          # int32 scalar: completed training iterations.
+  g_params: Any            # {'prior', 'posterior', 'generator'}
+  d_params: Any
+  g_opt_state: Any
+  d_opt_state: Any
+  ema_params: Any          # EMA of g_params, used for inference.
+  rng: jax.Array           # base PRNG key; per-step keys are folded in.
+
+
+def make_optimizer(lr: float, optim_config, num_steps: int):
+  """Adam (beta1 0.5 by default) with warmup, schedule and grad clipping."""
+  warmup = int(optim_config.warmup_steps)
+  # Warmup starts at lr / warmup so that the very first update is not zero.
+  if optim_config.schedule == 'constant':
+    schedule = (optax.warmup_constant_schedule(lr / warmup, lr, warmup)
+                if warmup > 0 else optax.constant_schedule(lr))
+  elif optim_config.schedule == 'cosine':
+    schedule = optax.warmup_cosine_decay_schedule(
+        lr / max(warmup, 1), lr, warmup, max(num_steps, warmup + 1),
+        end_value=0.0)
+  else:
+    raise ValueError("optim.schedule must be 'constant' or 'cosine'; "
+                     f'got {optim_config.schedule!r}')
+  parts = []
+  if optim_config.grad_clip and optim_config.grad_clip > 0:
+    parts.append(optax.clip_by_global_norm(optim_config.grad_clip))
+  parts.append(optax.adam(schedule, b1=optim_config.b1, b2=optim_config.b2))
+  return optax.chain(*parts)
+
+
+def create_train_state(config, rng):
+  """Returns (nets, g_tx, d_tx, state) with freshly initialised params."""
+  nets = models.create_networks(config.model)
+  g_tx = make_optimizer(config.optim.g_lr, config.optim, config.num_steps)
+  d_tx = make_optimizer(config.optim.d_lr, config.optim, config.num_steps)
+
+  @jax.jit
+  def init(rng):
+    init_rng, state_rng = jax.random.split(rng)
+    g_params, d_params = models.init_params(init_rng, nets, config.model,
+                                            config.image_size)
+    return TrainState(
+        step=jnp.zeros((), jnp.int32), g_params=g_params, d_params=d_params,
+        g_opt_state=g_tx.init(g_params), d_opt_state=d_tx.init(d_params),
+        ema_params=jax.tree_util.tree_map(jnp.copy, g_params), rng=state_rng)
+
+  return nets, g_tx, d_tx, init(rng)
+
+
+def _example_noise(key, batch: int, shape, axis_name: Optional[str]):
+  """Standard-normal noise [batch, *shape] keyed by global example index."""
+  offset = lax.axis_index(axis_name) * batch if axis_name else 0
+  index = offset + jnp.arange(batch)
+  return jax.vmap(
+      lambda i: jax.random.normal(jax.random.fold_in(key, i), shape))(index)
+
+
+def _step_key(state: TrainState, tag: int):
+  return jax.random.fold_in(jax.random.fold_in(state.rng, state.step), tag)
+
+
+def _to_model_range(batch):
+  return batch['image'] * 2.0 - 1.0, batch['mask']
+
+
+def composite(output, image, mask):
+  """Generated pixels in the hole, real pixels elsewhere."""
+  return output * mask + image * (1.0 - mask)
+
+
+def encode_and_sample(nets, g_params, image, mask, key, axis_name):
+  """Runs both encoders and draws z_q ~ q(z|x), z_p ~ p(z|visible)."""
+  masked = image * (1.0 - mask)
+  mean_q, logvar_q = nets.posterior.apply(
+      {'params': g_params['posterior']}, image, mask)
+  mean_p, logvar_p = nets.prior.apply({'params': g_params['prior']},
+                                      masked, mask)
+  kq, kp = jax.random.split(key)
+  batch, shape = mean_q.shape[0], mean_q.shape[1:]
+  z_q = mean_q + jnp.exp(0.5 * logvar_q) * _example_noise(kq, batch, shape,
+                                                          axis_name)
+  z_p = mean_p + jnp.exp(0.5 * logvar_p) * _example_noise(kp, batch, shape,
+                                                          axis_name)
+  return dict(masked=masked, mean_q=mean_q, logvar_q=logvar_q, mean_p=mean_p,
+              logvar_p=logvar_p, z_q=z_q, z_p=z_p)
+
+
+def _decode(nets, g_params, masked, mask, zs):
+  """One generator call on the latents `zs` stacked along the batch."""
+  k = len(zs)
+  out = nets.generator.apply(
+      {'params': g_params['generator']},
+      jnp.concatenate([masked] * k), jnp.concatenate([mask] * k),
+      jnp.concatenate(zs))
+  return jnp.split(out, k)
+
+
+def discriminator_losses(d_params, g_params, image, mask, key, *, nets,
+                         loss_config, axis_name=AXIS):
+  """D's side of L_GAN on real vs composited fakes (+ R1); scalar + terms."""
+  lat = jax.lax.stop_gradient(
+      encode_and_sample(nets, g_params, image, mask, key, axis_name))
+  zs = [lat['z_p']] + ([lat['z_q']] if loss_config.adv_on_recon else [])
+  fakes = [composite(x, image, mask)
+           for x in _decode(nets, g_params, lat['masked'], mask, zs)]
+  fakes = jax.lax.stop_gradient(jnp.concatenate(fakes))
+
+  def logits_fn(x, m):
+    return nets.discriminator.apply({'params': d_params}, x, m)[0]
+
+  real_logits = logits_fn(image, mask)
+  fake_logits = logits_fn(fakes, jnp.concatenate([mask] * len(zs)))
+  terms = {'d_adv': losses.discriminator_loss(real_logits, fake_logits,
+                                              loss_config.adv_kind)}
+  total = terms['d_adv']
+  if loss_config.r1_weight > 0:
+    terms['r1'] = losses.r1_penalty(lambda x: logits_fn(x, mask), image)
+    total = total + loss_config.r1_weight * terms['r1']
+  terms['d_real_logit'] = jnp.mean(real_logits)
+  terms['d_fake_logit'] = jnp.mean(fake_logits)
+  return total, terms
+
+
+def generator_losses(g_params, d_params, image, mask, key, *, nets,
+                     loss_config, axis_name=AXIS):
+  """Encoder + generator losses; returns (total, named terms).
+
+  x_rec = G(z_q) is the reconstructive path (pixel, KL, Dis_l losses);
+  x_p = G(stop_gradient(z_p)) is the generative path (adversarial, plus L1 on
+  visible pixels only): the encoders receive no GAN gradient.
+  """
+  lc = loss_config
+  lat = encode_and_sample(nets, g_params, image, mask, key, axis_name)
+  zs = [lat['z_q'], jax.lax.stop_gradient(lat['z_p'])]
+  if lc.adv_on_recon:
+    zs.append(jax.lax.stop_gradient(lat['z_q']))
+  outs = _decode(nets, g_params, lat['masked'], mask, zs)
+  x_rec, x_p = outs[0], outs[1]
+
+  def disc(x):
+    return nets.discriminator.apply({'params': d_params}, x,
+                                    jnp.concatenate([mask] * (x.shape[0] //
+                                                              mask.shape[0])))
+
+  _, real_feats = disc(image)
+  real_feats = jax.lax.stop_gradient(real_feats)
+  adv_fakes = [composite(x, image, mask) for x in outs[1:]]
+  logits, feats = disc(jnp.concatenate([composite(x_rec, image, mask)]
+                                       + adv_fakes))
+  n = image.shape[0]
+  rec_feats = [f[:n] for f in feats]
+  fake_logits = logits[n:]
+
+  terms = {
+      'recon': losses.reconstruction_loss(
+          x_rec, image, mask, hole_weight=lc.hole_weight,
+          valid_weight=lc.valid_weight, kind=lc.recon_kind),
+      'kl': losses.kl_divergence(lat['mean_q'], lat['logvar_q'],
+                                 lat['mean_p'], lat['logvar_p']),
+      'feature': losses.feature_matching_loss(rec_feats, real_feats),
+      'g_adv': losses.generator_adversarial_loss(fake_logits, lc.adv_kind),
+      'prior_valid': losses.masked_l1(x_p, image, 1.0 - mask),
+  }
+  total = (terms['recon'] + lc.kl_weight * terms['kl']
+           + lc.feature_weight * terms['feature']
+           + lc.adv_weight * terms['g_adv']
+           + lc.prior_valid_weight * terms['prior_valid'])
+  # Diagnostics (no gradient): hole L1 of the reconstruction in [0, 1] units.
+  terms['hole_l1'] = jax.lax.stop_gradient(
+      0.5 * losses.masked_l1(x_rec, image, mask))
+  terms['hole_l1_prior'] = jax.lax.stop_gradient(
+      0.5 * losses.masked_l1(x_p, image, mask))
+  return total, terms
+
+
+def _pmean(tree, axis_name):
+  return lax.pmean(tree, axis_name) if axis_name else tree
+
+
+def d_step(state: TrainState, batch, *, nets, d_tx, loss_config,
+           axis_name: Optional[str] = AXIS):
+  """Discriminator update: D <- grad of L_GAN (+ R1).  G is untouched."""
+  image, mask = _to_model_range(batch)
+  grad_fn = jax.value_and_grad(discriminator_losses, has_aux=True)
+  (total, terms), grads = grad_fn(
+      state.d_params, state.g_params, image, mask, _step_key(state, 0),
+      nets=nets, loss_config=loss_config, axis_name=axis_name)
+  grads = _pmean(grads, axis_name)
+  updates, d_opt_state = d_tx.update(grads, state.d_opt_state, state.d_params)
+  new_state = state.replace(d_params=optax.apply_updates(state.d_params,
+                                                         updates),
+                            d_opt_state=d_opt_state)
+  metrics = dict(terms, d_total=total, d_grad_norm=optax.tree.norm(grads))
+  return new_state, _pmean(metrics, axis_name)
+
+
+def g_step(state: TrainState, batch, *, nets, g_tx, loss_config,
+           ema_decay: float, axis_name: Optional[str] = AXIS):
+  """Encoder + generator update, then EMA; advances `state.step`."""
+  image, mask = _to_model_range(batch)
+  grad_fn = jax.value_and_grad(generator_losses, has_aux=True)
+  (total, terms), grads = grad_fn(
+      state.g_params, state.d_params, image, mask, _step_key(state, 1),
+      nets=nets, loss_config=loss_config, axis_name=axis_name)
+  grads = _pmean(grads, axis_name)
+  updates, g_opt_state = g_tx.update(grads, state.g_opt_state, state.g_params)
+  g_params = optax.apply_updates(state.g_params, updates)
+  ema = optax.incremental_update(g_params, state.ema_params,
+                                 step_size=1.0 - ema_decay)
+  new_state = state.replace(step=state.step + 1, g_params=g_params,
+                            g_opt_state=g_opt_state, ema_params=ema)
+  metrics = dict(terms, g_total=total, g_grad_norm=optax.tree.norm(grads))
+  return new_state, _pmean(metrics, axis_name)
+
+
+def make_pmapped_steps(config, nets, g_tx, d_tx):
+  """Returns (p_d_step, p_g_step), each jitted + pmapped over 'batch'."""
+  p_d_step = jax.pmap(
+      functools.partial(d_step, nets=nets, d_tx=d_tx,
+                        loss_config=config.loss, axis_name=AXIS),
+      axis_name=AXIS, donate_argnums=(0,))
+  p_g_step = jax.pmap(
+      functools.partial(g_step, nets=nets, g_tx=g_tx,
+                        loss_config=config.loss,
+                        ema_decay=config.optim.ema_decay, axis_name=AXIS),
+      axis_name=AXIS, donate_argnums=(0,))
+  return p_d_step, p_g_step
+
+
+def sample_images(nets, params, batch, eps=None) -> Dict[str, jax.Array]:
+  """Inpaints `batch` (images in [0, 1]) with the prior mean; for grids."""
+  image, mask = _to_model_range(batch)
+  out = models.complete(nets, params, image, mask, eps)
+  done = composite(out, image, mask)
+  return {'masked': (image * (1 - mask) + mask * 1.0 + 1) / 2,
+          'output': (done + 1) / 2, 'truth': (image + 1) / 2}
+
+
+def _format_eta(seconds: float) -> str:
+  seconds = int(max(seconds, 0))
+  return f'{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}'
+
+
+def _write_samples(writer, workdir, step, sample_fn, params, sample_batch):
+  out = jax.device_get(sample_fn(params, sample_batch))
+  grid = images.make_grid([out['masked'], out['output'], out['truth']])
+  writer.write_images(step, {'samples/masked|output|truth': grid[None]})
+  sample_dir = os.path.join(workdir, 'samples')
+  os.makedirs(sample_dir, exist_ok=True)
+  images.save_png(os.path.join(sample_dir, f'step_{step:07d}.png'), grid)
+  images.save_png(os.path.join(sample_dir, 'latest.png'), grid)
+
+
+def train_and_evaluate(config, workdir: str) -> TrainState:
+  """Trains (resuming from the latest checkpoint in `workdir`) to num_steps.
+
+  Writes TensorBoard scalars (every loss term, steps/s), an image grid
+  (masked | output | truth) and orbax checkpoints under `workdir`; prints a
+  progress line with steps/s and ETA.  Returns the final unreplicated state.
+  """
+  config_lib.validate(config, num_local_devices=jax.local_device_count(),
+                      process_count=jax.process_count())
+  is_chief = jax.process_index() == 0
+  nets, g_tx, d_tx, state = create_train_state(
+      config, jax.random.PRNGKey(config.seed))
+  manager = checkpoint.create_manager(workdir, config.keep_checkpoints)
+  state, start_step = checkpoint.restore_latest(manager, state)
+  if is_chief:
+    checkpoint.write_config(workdir, config)
+  writer = metric_writers.create_default_writer(workdir,
+                                                just_logging=not is_chief)
+  if start_step >= config.num_steps:
+    logging.info('Nothing to do: checkpoint step %d >= num_steps %d.',
+                 start_step, config.num_steps)
+    return state
+  if start_step == 0:
+    writer.write_hparams({k: str(v) for k, v in
+                          sorted(flatten_dict(config.to_dict(), sep='.').items())})
+  else:
+    print(f'Resuming from step {start_step}.', flush=True)
+
+  train_iter = input_pipeline.create_train_iterator(
+      config, num_local_devices=jax.local_device_count(),
+      start_step=start_step, process_index=jax.process_index(),
+      process_count=jax.process_count())
+  eval_data = input_pipeline.load_eval_data(config, num_masks_per_image=1)
+  sample_batch = {k: eval_data[k][:8] for k in ('image', 'mask')}
+  sample_fn = jax.jit(functools.partial(sample_images, nets))
+  p_d_step, p_g_step = make_pmapped_steps(config, nets, g_tx, d_tx)
+  p_state = flax.jax_utils.replicate(state)
+  del state
+
+  t_last, s_last = time.time(), start_step
+  for step in range(start_step, config.num_steps):
+    batch = next(train_iter)
+    p_state, d_metrics = p_d_step(p_state, batch)
+    p_state, g_metrics = p_g_step(p_state, batch)
+    done = step + 1
+    if done % config.log_every == 0 or done == config.num_steps:
+      metrics = jax.device_get(flax.jax_utils.unreplicate(
+          {**d_metrics, **g_metrics}))
+      now = time.time()
+      steps_per_sec = (done - s_last) / max(now - t_last, 1e-9)
+      t_last, s_last = now, done
+      scalars = {k: float(v) for k, v in metrics.items()}
+      scalars['steps_per_sec'] = steps_per_sec
+      scalars['images_per_sec'] = steps_per_sec * config.batch_size
+      writer.write_scalars(done, scalars)
+      if is_chief:
+        eta = (config.num_steps - done) / max(steps_per_sec, 1e-9)
+        print(f'step {done}/{config.num_steps} '
+              f'({100 * done / config.num_steps:.0f}%) | '
+              f'{steps_per_sec:.2f} steps/s | ETA {_format_eta(eta)} | '
+              f"d_adv {scalars['d_adv']:.3f} g_adv {scalars['g_adv']:.3f} "
+              f"recon {scalars['recon']:.3f} kl {scalars['kl']:.3f} "
+              f"hole_l1 {scalars['hole_l1']:.4f}", flush=True)
+    if is_chief and (done % config.image_every == 0
+                     or done == config.num_steps):
+      ema = flax.jax_utils.unreplicate(p_state.ema_params)
+      _write_samples(writer, workdir, done, sample_fn, ema, sample_batch)
+    if done % config.checkpoint_every == 0 or done == config.num_steps:
+      checkpoint.save(manager, flax.jax_utils.unreplicate(p_state))
+  manager.wait_until_finished()
+  writer.flush()
+  return jax.device_get(flax.jax_utils.unreplicate(p_state))
