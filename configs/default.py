@@ -20,6 +20,7 @@ def get_config():
   config.data.tfds_split = 'train'
   config.data.tfds_eval_split = ''
   config.data.data_dir = ''          # TFDS data_dir; may be a gs:// path.
+  config.data.tfds_download = False  # try download_and_prepare if missing.
   config.data.folder = ''            # a folder of the user's own images.
   config.data.min_crop_scale = 0.15  # random crop side as a fraction of the short side.
   config.data.max_crop_scale = 1.0

@@ -1,0 +1,48 @@
+"""TPU v3-8: 256x256 inpainting on a TFDS dataset, bf16 compute.
+
+  python train.py --config configs/tpu_v3.py
+  python train.py --config configs/tpu_v3.py \\
+      --config.data.tfds_name=celeb_a --config.data.data_dir=gs://BUCKET/tfds
+
+The global batch is split over the 8 cores (8 per core).  Params and
+optimizer state stay float32; convolutions run in bfloat16.
+"""
+from configs import default
+
+
+def get_config():
+  config = default.get_config()
+  config.name = 'tpu_v3'
+  config.image_size = 256
+
+  config.data.source = 'tfds'
+  config.data.tfds_name = 'places365_small'
+  config.data.tfds_split = 'train'
+  config.data.tfds_eval_split = 'validation'
+  config.data.data_dir = ''       # e.g. gs://your-bucket/tensorflow_datasets
+  config.data.tfds_download = True
+  config.data.min_crop_scale = 0.5
+  config.data.shuffle_buffer = 10_000
+  config.data.prefetch = 4
+
+  config.model.base_channels = 48
+  config.model.max_channels = 384
+  config.model.num_down = 4
+  config.model.latent_channels = 64
+  config.model.encoder_channels = 32
+  config.model.dilations = (1, 2, 4, 8, 16, 1)
+  config.model.disc_channels = 64
+  config.model.disc_layers = 4
+  config.model.dtype = 'bfloat16'
+
+  config.loss.r1_weight = 0.001
+  config.optim.schedule = 'cosine'
+  config.optim.warmup_steps = 2000
+
+  config.batch_size = 64          # 8 per TPU v3 core.
+  config.num_steps = 300_000
+  config.log_every = 100
+  config.image_every = 2000
+  config.checkpoint_every = 5000
+  config.keep_checkpoints = 3
+  return config

@@ -1,0 +1,70 @@
+"""Shapes and ranges of the networks; any H, W multiple of the factor."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import test as test_config
+from vaegan_jax import models
+
+
+@pytest.fixture(scope='module')
+def nets_and_params():
+  config = test_config.get_config()
+  nets = models.create_networks(config.model)
+  g_params, d_params = jax.jit(
+      lambda k: models.init_params(k, nets, config.model, config.image_size))(
+          jax.random.PRNGKey(0))
+  return config, nets, g_params, d_params
+
+
+@pytest.mark.parametrize('h,w', [(16, 16), (8, 24), (32, 12)])
+def test_fully_convolutional(nets_and_params, h, w):
+  config, nets, g_params, d_params = nets_and_params
+  x = jax.random.uniform(jax.random.PRNGKey(1), (2, h, w, 3), minval=-1)
+  m = jnp.zeros((2, h, w, 1)).at[:, : h // 2].set(1.0)
+  mean, logvar = nets.prior.apply({'params': g_params['prior']}, x, m)
+  assert mean.shape == models.latent_shape(config.model, h, w, 2)
+  assert logvar.shape == mean.shape
+  out = models.complete(nets, g_params, x, m)
+  assert out.shape == (2, h, w, 3)
+  assert float(jnp.max(jnp.abs(out))) <= 1.0
+  logits, feats = nets.discriminator.apply({'params': d_params}, x, m)
+  f = 2 ** config.model.disc_layers
+  assert logits.shape == (2, h // f, w // f, 1)
+  assert len(feats) == config.model.disc_layers + 1
+
+
+def test_prior_ignores_hole_pixels(nets_and_params):
+  _, nets, g_params, _ = nets_and_params
+  m = jnp.zeros((1, 16, 16, 1)).at[:, 4:12, 4:12].set(1.0)
+  a = jax.random.uniform(jax.random.PRNGKey(2), (1, 16, 16, 3))
+  b = a.at[:, 4:12, 4:12].set(-1.0)   # differs only inside the hole
+  np.testing.assert_array_equal(models.complete(nets, g_params, a, m),
+                                models.complete(nets, g_params, b, m))
+
+
+def test_noise_changes_output(nets_and_params):
+  config, nets, g_params, _ = nets_and_params
+  x = jnp.zeros((1, 16, 16, 3))
+  m = jnp.ones((1, 16, 16, 1))
+  eps = jax.random.normal(jax.random.PRNGKey(3),
+                          models.latent_shape(config.model, 16, 16, 1))
+  a = models.complete(nets, g_params, x, m)
+  b = models.complete(nets, g_params, x, m, eps)
+  assert float(jnp.max(jnp.abs(a - b))) > 1e-4
+
+
+def test_bfloat16_params_stay_float32():
+  config = test_config.get_config()
+  config.model.dtype = 'bfloat16'
+  nets = models.create_networks(config.model)
+  g_params, _ = models.init_params(jax.random.PRNGKey(0), nets, config.model,
+                                   16)
+  assert {x.dtype for x in jax.tree_util.tree_leaves(g_params)} == {
+      jnp.dtype('float32')}
+  out = models.complete(nets, g_params, jnp.zeros((1, 16, 16, 3)),
+                        jnp.ones((1, 16, 16, 1)))
+  assert out.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(out)))
+  with pytest.raises(ValueError, match='model.dtype'):
+    models.dtype_from_name('float8')

@@ -1,0 +1,62 @@
+"""End to end: train.py in a subprocess, resume, load_params, inpaint, eval."""
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from tests.conftest import ROOT
+
+ENV = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2',
+           JAX_PLATFORMS='cpu', TF_CPP_MIN_LOG_LEVEL='2')
+
+
+def _run(*args):
+  proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=ENV,
+                        capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+  return proc.stdout
+
+
+def test_train_resume_inpaint_eval(tmp_path):
+  workdir = str(tmp_path / 'run')
+  out = _run('train.py', '--config', 'configs/test.py', '--workdir', workdir,
+             '--config.num_steps=2')
+  assert 'step 2/2' in out and 'steps/s' in out and 'ETA' in out
+  # Restarting with a larger budget continues from the saved step.
+  out = _run('train.py', '--config', 'configs/test.py', '--workdir', workdir,
+             '--config.num_steps=4')
+  assert 'Resuming from step 2' in out, out
+  assert 'step 4/4' in out and 'step 2/4' not in out
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2', '4']
+  assert glob.glob(os.path.join(workdir, 'events.out.tfevents.*'))
+  assert os.path.isfile(os.path.join(workdir, 'samples', 'latest.png'))
+
+  from vaegan_jax import images, inference, load_params, inpaint
+  params = load_params(workdir)
+  assert params.step == 4
+  image = np.random.RandomState(0).randint(0, 256, (20, 28, 3), np.uint8)
+  mask = np.zeros((20, 28), bool)
+  mask[5:15, 8:20] = True
+  filled = inpaint(params, image, mask)
+  np.testing.assert_array_equal(filled[~mask], image[~mask])
+
+  # The file CLI.
+  images.save_png(str(tmp_path / 'in.png'), image)
+  images.save_png(str(tmp_path / 'mask.png'),
+                  np.repeat(mask[..., None] * np.uint8(255), 3, axis=-1))
+  inference.main(['--workdir', workdir, '--image', str(tmp_path / 'in.png'),
+                  '--mask', str(tmp_path / 'mask.png'),
+                  '--output', str(tmp_path / 'out.png')])
+  np.testing.assert_array_equal(images.read_image(str(tmp_path / 'out.png')),
+                                filled)
+
+  out = _run('eval.py', '--workdir', workdir, '--num_masks_per_image=1')
+  assert 'PSNR' in out and 'ALL' in out
+  with open(os.path.join(workdir, 'eval', 'eval_16px.json')) as f:
+    result = json.load(f)
+  assert result['step'] == 4 and result['all']['psnr'] > 0
+  assert set(result['by_image']) == {'camera', 'chelsea', 'gravel'}
+  assert os.path.isfile(os.path.join(workdir, 'eval', 'eval_16px.png'))
