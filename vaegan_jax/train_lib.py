@@ -249,8 +249,12 @@ def g_step(state: TrainState, batch, *, nets, g_tx, loss_config,
   grads = _pmean(grads, axis_name)
   updates, g_opt_state = g_tx.update(grads, state.g_opt_state, state.g_params)
   g_params = optax.apply_updates(state.g_params, updates)
+  # EMA warmup: early on the average follows the weights closely, so short
+  # runs do not carry a sizeable share of the random initialisation.
+  step = state.step.astype(jnp.float32)
+  decay = jnp.minimum(ema_decay, (1.0 + step) / (10.0 + step))
   ema = optax.incremental_update(g_params, state.ema_params,
-                                 step_size=1.0 - ema_decay)
+                                 step_size=1.0 - decay)
   new_state = state.replace(step=state.step + 1, g_params=g_params,
                             g_opt_state=g_opt_state, ema_params=ema)
   metrics = dict(terms, g_total=total, g_grad_norm=optax.tree.norm(grads))
