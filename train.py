@@ -7,6 +7,9 @@
 
 Re-running the same command resumes from the latest checkpoint in --workdir.
 """
+import os
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # before TF loads
 
 from absl import app
 from absl import flags

@@ -116,7 +116,7 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
   single = orig.ndim == 3
   x = _as_float_images(orig[None] if single else orig)
   m = np.asarray(mask)
-  if m.ndim >= 3 and m.shape[-1] == 1 and m.ndim == x.ndim:
+  if m.ndim >= 3 and m.shape[-1] == 1 and m.shape[-3:-1] == x.shape[1:3]:
     m = m[..., 0]
   if m.shape[-2:] != x.shape[1:3] or m.ndim not in (2, 3) or (
       m.ndim == 3 and m.shape[0] != x.shape[0]):

@@ -1,0 +1,420 @@
+"""Input pipeline: images and inpainting masks as tf.data iterators.
+
+Sources (config.data.source):
+  'embedded': photos and textures bundled with scikit-image (no download).
+  'folder':   the user's own images under config.data.folder.
+  'tfds':     a TFDS dataset with an 'image' feature.
+
+Training examples are random square crops (side a random fraction of the
+short side), randomly flipped and resized to config.image_size, paired with
+a hole mask from masks.mask_for_index.  Randomness is keyed by
+(config.seed, global example index) so a run resumed at step k sees the same
+data as an uninterrupted one (exactly for 'embedded' and 'folder').
+"""
+import concurrent.futures
+import functools
+import io
+import json
+import os
+from typing import Any, Iterator
+
+from absl import logging
+import ml_collections
+import numpy as np
+from PIL import Image
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from vaegan_jax import masks
+
+# The accelerators belong to JAX; TF only feeds them from the host.
+for _kind in ('GPU', 'TPU'):
+  try:
+    tf.config.set_visible_devices([], _kind)
+  except (RuntimeError, ValueError):
+    pass
+
+EMBEDDED_TRAIN = ('astronaut', 'coffee', 'rocket', 'brick', 'grass', 'coins',
+                  'moon', 'hubble_deep_field', 'immunohistochemistry',
+                  'retina', 'clock', 'cell')
+EMBEDDED_HELDOUT = ('chelsea', 'gravel', 'camera')
+SOURCES = ('embedded', 'folder', 'tfds')
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.webp')
+EVAL_MASK_SEED = 1234
+# Held-out views: the centre square, then centre + 4 corner squares with side
+# 0.5 and 0.25 of the short side: 11 views per image.
+EVAL_VIEWS = ((1.0, 'center'),) + tuple(
+    (s, a) for s in (0.5, 0.25)
+    for a in ('center', 'top_left', 'top_right', 'bottom_left', 'bottom_right'))
+_MAX_SHORT_SIDE = 512
+_MAX_EVAL_IMAGES = 16  # 'folder' and 'tfds' eval sets.
+_CROP_SALT = 0x5EED  # Keeps crop randomness apart from the mask streams.
+# Formats tf.io.decode_image reads; PIL also reports some JPEGs as 'MPO'.
+_TF_FORMATS = ('JPEG', 'MPO', 'PNG', 'GIF', 'BMP', 'WEBP')
+
+
+@functools.lru_cache(maxsize=None)
+def _embedded(split: str) -> tuple[np.ndarray, ...]:
+  import skimage.data  # pylint: disable=g-import-not-at-top
+  if split not in ('train', 'heldout'):
+    raise ValueError(f"split must be 'train' or 'heldout', got {split!r}.")
+  images = []
+  for name in EMBEDDED_TRAIN if split == 'train' else EMBEDDED_HELDOUT:
+    img = np.asarray(getattr(skimage.data, name)())
+    img = np.stack([img] * 3, -1) if img.ndim == 2 else img[..., :3]
+    h, w = img.shape[:2]
+    if min(h, w) > _MAX_SHORT_SIDE:
+      # So a crop scale shows a similar amount of content on every image.
+      f = _MAX_SHORT_SIDE / min(h, w)
+      size = (max(_MAX_SHORT_SIDE, round(w * f)),
+              max(_MAX_SHORT_SIDE, round(h * f)))
+      img = np.asarray(Image.fromarray(img).resize(size, Image.LANCZOS))
+    images.append(np.ascontiguousarray(img, np.uint8))
+  return tuple(images)
+
+
+def load_embedded_images(split: str) -> list[np.ndarray]:
+  """Bundled images: uint8 [H, W, 3], short side <= 512; 'train'/'heldout'."""
+  return [img.copy() for img in _embedded(split)]
+
+
+def list_folder_images(folder: str):
+  """Scans `folder` recursively and validates every image file with PIL.
+
+  Returns:
+    (usable paths sorted, [(path, reason)] of skipped image files, number of
+    ignored files without an image extension).
+  """
+  if not folder or not tf.io.gfile.isdir(folder):
+    raise ValueError(f'config.data.folder={folder!r} is not a directory.')
+  paths = [os.path.join(root, name)
+           for root, _, names in tf.io.gfile.walk(folder) for name in names]
+  candidates = sorted(p for p in paths
+                      if os.path.splitext(p)[1].lower() in IMAGE_EXTENSIONS)
+  ignored = len(paths) - len(candidates)
+  with concurrent.futures.ThreadPoolExecutor(16) as pool:
+    reasons = list(pool.map(_image_problem, candidates))
+  usable = [p for p, r in zip(candidates, reasons) if r is None]
+  skipped = [(p, r) for p, r in zip(candidates, reasons) if r is not None]
+  return usable, skipped, ignored
+
+
+def _image_problem(path: str) -> str | None:
+  """None if TF can decode `path` to correct RGB, else why not."""
+  try:
+    with tf.io.gfile.GFile(path, 'rb') as f:
+      data = f.read()  # GFile raises at EOF where PIL expects short reads.
+    if not data:
+      return 'zero bytes'
+    with Image.open(io.BytesIO(data)) as im:
+      if im.format not in _TF_FORMATS:
+        return f'unsupported format {im.format}'
+      if im.format == 'BMP' and im.mode not in ('RGB', 'RGBA', 'L'):
+        # TF would read palette indices as grey levels.
+        return f'unsupported BMP mode {im.mode}'
+      # A full decode catches truncation; draft() makes JPEGs cheap to check.
+      im.draft(None, (max(1, im.width // 8), max(1, im.height // 8)))
+      im.load()
+  except Image.UnidentifiedImageError:
+    return 'not an image PIL can identify'
+  except Exception as e:  # pylint: disable=broad-except
+    return f'{type(e).__name__}: {e}'[:120]
+  return None
+
+
+_to_float = functools.partial(tf.image.convert_image_dtype, dtype=tf.float32)
+
+
+def _decode(encoded: tf.Tensor, then=_to_float) -> tf.Tensor:
+  """Encoded image -> then(uint8/uint16 [h, w, 3]); default float32 [0, 1]."""
+  def branch(dtype):
+    def fn():
+      image = tf.io.decode_image(encoded, channels=3, dtype=dtype,
+                                 expand_animations=False)
+      image.set_shape([None, None, 3])
+      return then(image)
+    return fn
+  # Integer decoding keeps a huge photo at 1-2 bytes/pixel until it is
+  # cropped; uint16 keeps 16-bit PNGs exact (TF reads WebP as uint8 only).
+  is_png = tf.equal(tf.strings.substr(encoded, 0, 4), b'\x89PNG')
+  return tf.cond(is_png, branch(tf.uint16), branch(tf.uint8))
+
+
+def _uniforms(seed: int, index: tf.Tensor) -> tf.Tensor:
+  """U[0, 1) draws [scale, y, x, flip, image] of global example `index`."""
+  key = tf.random.experimental.stateless_fold_in(
+      tf.stack([tf.constant(seed, tf.int64), tf.cast(index, tf.int64)]),
+      _CROP_SALT)
+  return tf.random.stateless_uniform([5], seed=key)
+
+
+def _crop_box(u: tf.Tensor, h, w, config):
+  """Square crop (y0, x0, side), side a U[min, max] fraction of min(h, w)."""
+  lo, hi = config.data.min_crop_scale, config.data.max_crop_scale
+  short = tf.minimum(h, w)
+  side = tf.round((lo + (hi - lo) * u[0]) * tf.cast(short, tf.float32))
+  # Never below the output size where the image allows it: upsampled crops
+  # would teach the generator blur.
+  side = tf.clip_by_value(tf.cast(side, tf.int32),
+                          tf.minimum(config.image_size, short), short)
+  y0 = tf.cast(u[1] * tf.cast(h - side + 1, tf.float32), tf.int32)
+  x0 = tf.cast(u[2] * tf.cast(w - side + 1, tf.float32), tf.int32)
+  return tf.minimum(y0, h - side), tf.minimum(x0, w - side), side
+
+
+def _finish(crop: tf.Tensor, flip: tf.Tensor, size: int) -> tf.Tensor:
+  """Square uint8/uint16/float crop -> float32 [S, S, 3] in [0, 1]."""
+  crop = _to_float(crop)
+  # Crops are often 10x the output: 'area' antialiases them and is ~3x faster
+  # than antialiased bilinear; small crops are upsampled bilinearly.
+  image = tf.cond(tf.shape(crop)[0] > size,
+                  lambda: tf.image.resize(crop, [size, size], 'area'),
+                  lambda: tf.image.resize(crop, [size, size], 'bilinear'))
+  image = tf.where(flip, tf.reverse(image, [1]), image)
+  return tf.clip_by_value(image, 0.0, 1.0)
+
+
+@functools.lru_cache(maxsize=8)
+def _mask_fn(seed: int, size: int, masks_json: str):
+  """int64 example index -> float32 [size, size, 1] mask, 1 = hole."""
+  # Tracing the mask graph takes seconds; reuse it across pipelines.
+  masks_config = ml_collections.ConfigDict(json.loads(masks_json))
+  return tf.function(
+      lambda g: masks.mask_for_index(seed, g, size, size, masks_config)
+  ).get_concrete_function(tf.TensorSpec([], tf.int64))
+
+
+def _with_mask(image: tf.Tensor, g: tf.Tensor, config):
+  mask_fn = _mask_fn(config.seed, config.image_size,
+                     config.masks.to_json(sort_keys=True))
+  return {'image': image, 'mask': mask_fn(tf.cast(g, tf.int64))}
+
+
+def _train_image(image: tf.Tensor, g: tf.Tensor, config) -> tf.Tensor:
+  """[h, w, 3] image -> random crop of example g, float32 [S, S, 3]."""
+  u = _uniforms(config.seed, g)
+  shape = tf.shape(image)
+  y0, x0, side = _crop_box(u, shape[0], shape[1], config)
+  crop = image[y0:y0 + side, x0:x0 + side]
+  return _finish(crop, u[3] < 0.5, config.image_size)
+
+
+def _embedded_dataset(config, indices: tf.data.Dataset) -> tf.data.Dataset:
+  """Crops from all training images stacked row-wise into one uint8 buffer."""
+  images = _embedded('train')
+  max_w = max(img.shape[1] for img in images)
+  # A common width lets a crop be one tf.slice, never copying a whole image.
+  buffer = tf.constant(np.concatenate(
+      [np.pad(img, [(0, 0), (0, max_w - img.shape[1]), (0, 0)])
+       for img in images]))
+  heights = [img.shape[0] for img in images]
+  # Per image: first buffer row, height, width.
+  layout = tf.constant([(sum(heights[:i]), img.shape[0], img.shape[1])
+                        for i, img in enumerate(images)], tf.int32)
+
+  def fn(k, g):
+    del k
+    u = _uniforms(config.seed, g)
+    i = tf.minimum(tf.cast(u[4] * len(images), tf.int32), len(images) - 1)
+    row0, h, w = tf.unstack(layout[i])
+    y0, x0, side = _crop_box(u, h, w, config)
+    crop = tf.slice(buffer, [row0 + y0, x0, 0], [side, side, 3])
+    return _with_mask(_finish(crop, u[3] < 0.5, config.image_size), g,
+                      config)
+
+  return indices.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _folder_dataset(config, indices: tf.data.Dataset, process_index: int,
+                    process_count: int) -> tf.data.Dataset:
+  """Each process reads its shard in a fresh seeded permutation per epoch."""
+  folder = config.data.folder
+  usable, skipped, ignored = list_folder_images(folder)
+  logging.info('Image folder %s: %d usable, %d skipped%s; %d other files '
+               'ignored.', folder, len(usable), len(skipped),
+               ''.join(f'; {os.path.relpath(p, folder)}: {r}'
+                       for p, r in skipped[:5]), ignored)
+  if not usable:
+    raise ValueError(
+        f'No usable images in config.data.folder={folder!r} ({len(skipped)} '
+        f'unreadable, {ignored} without one of the extensions '
+        f'{IMAGE_EXTENSIONS}).')
+  shard = usable[process_index::process_count]
+  if not shard:
+    logging.warning('Fewer images than processes: every process reads all.')
+    shard = usable
+  files, n = tf.constant(shard), len(shard)
+
+  def fn(k, g):
+    # index_shuffle gives random access into the epoch's permutation, so a
+    # resumed run continues the exact file order without replaying it.
+    epoch_seed = tf.stack([tf.constant(config.seed, tf.int64), k // n])
+    j = tf.random.experimental.index_shuffle(k % n, epoch_seed, n - 1)
+    image = _decode(tf.io.read_file(files[j]),
+                    lambda image: _train_image(image, g, config))
+    return _with_mask(image, g, config)
+
+  # PIL vetted every file; a file TF still rejects should not end a long run.
+  return indices.map(fn, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors(
+      log_warning=True)
+
+
+def _tfds_builder(config):
+  """The prepared builder of config.data.tfds_name, else a clear error."""
+  name, data_dir = config.data.tfds_name, config.data.data_dir or None
+  try:
+    builder = tfds.builder(name, data_dir=data_dir)
+  except tfds.core.registered.DatasetNotFoundError as e:
+    raise ValueError(f'Unknown TFDS dataset {name!r}: {e}'[:400]) from e
+  if builder.is_prepared():
+    return builder
+  root = data_dir or builder.data_dir_root
+  msg = (f'TFDS dataset {name!r} is not prepared in {root}; run '
+         f'`tfds build {name} --data_dir={root}` on a machine with internet '
+         '(or copy the prepared data there) and point config.data.data_dir '
+         'to it; or set config.data.tfds_download=True to let training try '
+         'to download it.')
+  if not config.data.get('tfds_download', False):
+    raise RuntimeError(msg)
+  try:
+    builder.download_and_prepare()
+  except Exception as e:  # pylint: disable=broad-except
+    raise RuntimeError(f'{msg} Download failed: {type(e).__name__}: {e}') from e
+  return builder
+
+
+def _tfds_encoded_images(builder, split: str, *, shuffle_seed=None):
+  """Dataset of the encoded 'image' feature of `split`."""
+  features = builder.info.features
+  if 'image' not in features or not isinstance(features['image'],
+                                                tfds.features.Image):
+    raise ValueError(f'TFDS dataset {builder.name!r} has no "image" Image '
+                     f'feature; features: {list(features.keys())}.')
+  # Decoding after the shuffle keeps its buffer of encoded bytes small.
+  ds = builder.as_dataset(
+      split=split, shuffle_files=shuffle_seed is not None,
+      read_config=tfds.ReadConfig(shuffle_seed=shuffle_seed),
+      decoders={'image': tfds.decode.SkipDecoding()})
+  return ds.map(lambda ex: ex['image'])
+
+
+def _tfds_dataset(config, indices, start_step, process_index, process_count):
+  builder = _tfds_builder(config)
+  split = tfds.even_splits(config.data.tfds_split, n=process_count)[
+      process_index]
+  # The order is seeded but changes with the resume step; crops/masks do not.
+  seed = config.seed * 1_000_003 + start_step
+  ds = _tfds_encoded_images(builder, split, shuffle_seed=seed)
+  ds = ds.repeat().shuffle(config.data.shuffle_buffer, seed=seed)
+
+  def fn(encoded, k_g):
+    image = _decode(encoded, lambda image: _train_image(image, k_g[1], config))
+    return _with_mask(image, k_g[1], config)
+
+  return tf.data.Dataset.zip(ds, indices).map(
+      fn, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _check_source(config):
+  if config.data.source not in SOURCES:
+    raise ValueError(f'Unknown config.data.source={config.data.source!r}; '
+                     f'valid sources: {SOURCES}.')
+
+
+def create_train_iterator(config, *, num_local_devices: int,
+                          start_step: int = 0, process_index: int = 0,
+                          process_count: int = 1) -> Iterator[dict[str, Any]]:
+  """Endless iterator of sharded training batches.
+
+  Yields:
+    {'image': float32 [D, B, S, S, 3] in [0, 1], 'mask': float32
+    [D, B, S, S, 1], 1 = hole} with D = num_local_devices, S =
+    config.image_size, B = config.batch_size // (process_count * D).
+  """
+  per_device, rest = divmod(config.batch_size,
+                            process_count * num_local_devices)
+  if rest or not per_device:
+    raise ValueError(
+        f'config.batch_size={config.batch_size} must be a positive multiple '
+        f'of process_count * num_local_devices = {process_count} * '
+        f'{num_local_devices}; set config.batch_size to e.g. '
+        f'{max(1, per_device) * process_count * num_local_devices}.')
+  _check_source(config)
+  local_batch = per_device * num_local_devices
+  # (k, g): this process's example count and the global example index.
+  indices = tf.data.Dataset.counter(start_step * local_batch).map(
+      lambda k: (k, (k // local_batch) * config.batch_size
+                 + process_index * local_batch + k % local_batch))
+  if config.data.source == 'embedded':
+    ds = _embedded_dataset(config, indices)
+  elif config.data.source == 'folder':
+    ds = _folder_dataset(config, indices, process_index, process_count)
+  else:
+    ds = _tfds_dataset(config, indices, start_step, process_index,
+                       process_count)
+  options = tf.data.Options()
+  options.deterministic = True
+  ds = ds.with_options(options).batch(local_batch, drop_remainder=True)
+  ds = ds.prefetch(config.data.prefetch)
+  return ({k: v.reshape((num_local_devices, per_device) + v.shape[1:])
+           for k, v in batch.items()} for batch in ds.as_numpy_iterator())
+
+
+def _view(image: np.ndarray, scale: float, anchor: str, size: int):
+  """A fixed square view of uint8/float [h, w, 3] -> float32 [S, S, 3]."""
+  h, w = image.shape[:2]
+  side = max(1, round(scale * min(h, w)))
+  vertical, _, horizontal = anchor.partition('_')  # 'center' -> centred.
+  y0 = {'top': 0, 'bottom': h - side}.get(vertical, (h - side) // 2)
+  x0 = {'left': 0, 'right': w - side}.get(horizontal, (w - side) // 2)
+  crop = tf.constant(image[y0:y0 + side, x0:x0 + side])
+  return _finish(crop, tf.constant(False), size).numpy()
+
+
+def load_eval_data(config, *, num_masks_per_image: int = 4,
+                   split: str = 'heldout', image_size: int | None = None):
+  """Fixed evaluation set, identical on every call.
+
+  'embedded': the EVAL_VIEWS of each image of `split` ('heldout' or 'train').
+  'folder': centre squares of the first 16 usable images (sorted paths).
+  'tfds': centre squares of the first 16 images of config.data.tfds_eval_split
+  (default 'test', else 'validation'; split='train' uses tfds_split).
+  Each view is repeated with num_masks_per_image masks; the mask set is the
+  outermost axis so any prefix covers as many views as possible.  Mask i is
+  masks.mask_for_index(EVAL_MASK_SEED, i, ...).
+
+  Returns:
+    {'image': float32 [N, S, S, 3] in [0, 1], 'mask': float32 [N, S, S, 1],
+    'name': N strings like 'chelsea/0.5_top_left/m1'}.
+  """
+  _check_source(config)
+  size = image_size or config.image_size
+  if config.data.source == 'embedded':
+    names = EMBEDDED_TRAIN if split == 'train' else EMBEDDED_HELDOUT
+    views = [(_view(img, s, a, size), f'{name}/{s}_{a}')
+             for s, a in EVAL_VIEWS
+             for name, img in zip(names, _embedded(split))]
+  elif config.data.source == 'folder':
+    views = []
+    for path in list_folder_images(config.data.folder)[0][:_MAX_EVAL_IMAGES]:
+      image = _decode(tf.io.read_file(path)).numpy()
+      views.append((_view(image, 1.0, 'center', size),
+                    os.path.relpath(path, config.data.folder)))
+  else:
+    builder = _tfds_builder(config)
+    name = config.data.tfds_split if split == 'train' else (
+        config.data.tfds_eval_split
+        or ('test' if 'test' in builder.info.splits else 'validation'))
+    ds = _tfds_encoded_images(builder, name)
+    views = [(_view(_decode(x).numpy(), 1.0, 'center', size),
+              f'{name}[{i}]')
+             for i, x in enumerate(ds.take(_MAX_EVAL_IMAGES))]
+  n = len(views) * num_masks_per_image
+  mask_ds = tf.data.Dataset.range(n).map(_mask_fn(
+      EVAL_MASK_SEED, size, config.masks.to_json(sort_keys=True)))
+  return {
+      'image': np.stack([v for v, _ in views] * num_masks_per_image),
+      'mask': next(iter(mask_ds.batch(n))).numpy(),
+      'name': [f'{name}/m{m}' for m in range(num_masks_per_image)
+               for _, name in views],
+  }
