@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from vaegan_jax import masks
+from vaegan_jax import rasterize
 
 
 def make_config(min_ratio=0.05, max_ratio=0.6, **weights):
@@ -125,8 +126,8 @@ def test_brush_rasterisation_matches_distance_field():
     radius = rng.uniform(0.5, 6., [n]).astype(np.float32)
     active = rng.uniform(size=n) < 0.8
     caps = rng.uniform(size=n) < 0.5
-    spans = masks._capsule_spans(a, b, radius, active, caps, height)
-    got = masks._render(*spans, height, width).numpy()
+    spans = rasterize.capsule_spans(a, b, radius, active, caps, height)
+    got = rasterize.render(*spans, height, width).numpy()
     d = (b - a).astype(np.float64)[:, None, None]
     rel = pixels[None] - a[:, None, None]
     length2 = (d * d).sum(-1)

@@ -11,9 +11,7 @@ a hole mask from masks.mask_for_index.  Randomness is keyed by
 (config.seed, global example index) so a run resumed at step k sees the same
 data as an uninterrupted one (exactly for 'embedded' and 'folder').
 """
-import concurrent.futures
 import functools
-import io
 import json
 import os
 from typing import Any, Iterator
@@ -25,6 +23,7 @@ from PIL import Image
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from vaegan_jax import image_files
 from vaegan_jax import masks
 
 # The accelerators belong to JAX; TF only feeds them from the host.
@@ -39,7 +38,6 @@ EMBEDDED_TRAIN = ('astronaut', 'coffee', 'rocket', 'brick', 'grass', 'coins',
                   'retina', 'clock', 'cell')
 EMBEDDED_HELDOUT = ('chelsea', 'gravel', 'camera')
 SOURCES = ('embedded', 'folder', 'tfds')
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.webp')
 EVAL_MASK_SEED = 1234
 # Held-out views: the centre square, then centre + 4 corner squares with side
 # 0.5 and 0.25 of the short side: 11 views per image.
@@ -49,8 +47,6 @@ EVAL_VIEWS = ((1.0, 'center'),) + tuple(
 _MAX_SHORT_SIDE = 512
 _MAX_EVAL_IMAGES = 16  # 'folder' and 'tfds' eval sets.
 _CROP_SALT = 0x5EED  # Keeps crop randomness apart from the mask streams.
-# Formats tf.io.decode_image reads; PIL also reports some JPEGs as 'MPO'.
-_TF_FORMATS = ('JPEG', 'MPO', 'PNG', 'GIF', 'BMP', 'WEBP')
 
 
 @functools.lru_cache(maxsize=None)
@@ -78,68 +74,6 @@ def load_embedded_images(split: str) -> list[np.ndarray]:
   return [img.copy() for img in _embedded(split)]
 
 
-def list_folder_images(folder: str):
-  """Scans `folder` recursively and validates every image file with PIL.
-
-  Returns:
-    (usable paths sorted, [(path, reason)] of skipped image files, number of
-    ignored files without an image extension).
-  """
-  if not folder or not tf.io.gfile.isdir(folder):
-    raise ValueError(f'config.data.folder={folder!r} is not a directory.')
-  paths = [os.path.join(root, name)
-           for root, _, names in tf.io.gfile.walk(folder) for name in names]
-  candidates = sorted(p for p in paths
-                      if os.path.splitext(p)[1].lower() in IMAGE_EXTENSIONS)
-  ignored = len(paths) - len(candidates)
-  with concurrent.futures.ThreadPoolExecutor(16) as pool:
-    reasons = list(pool.map(_image_problem, candidates))
-  usable = [p for p, r in zip(candidates, reasons) if r is None]
-  skipped = [(p, r) for p, r in zip(candidates, reasons) if r is not None]
-  return usable, skipped, ignored
-
-
-def _image_problem(path: str) -> str | None:
-  """None if TF can decode `path` to correct RGB, else why not."""
-  try:
-    with tf.io.gfile.GFile(path, 'rb') as f:
-      data = f.read()  # GFile raises at EOF where PIL expects short reads.
-    if not data:
-      return 'zero bytes'
-    with Image.open(io.BytesIO(data)) as im:
-      if im.format not in _TF_FORMATS:
-        return f'unsupported format {im.format}'
-      if im.format == 'BMP' and im.mode not in ('RGB', 'RGBA', 'L'):
-        # TF would read palette indices as grey levels.
-        return f'unsupported BMP mode {im.mode}'
-      # A full decode catches truncation; draft() makes JPEGs cheap to check.
-      im.draft(None, (max(1, im.width // 8), max(1, im.height // 8)))
-      im.load()
-  except Image.UnidentifiedImageError:
-    return 'not an image PIL can identify'
-  except Exception as e:  # pylint: disable=broad-except
-    return f'{type(e).__name__}: {e}'[:120]
-  return None
-
-
-_to_float = functools.partial(tf.image.convert_image_dtype, dtype=tf.float32)
-
-
-def _decode(encoded: tf.Tensor, then=_to_float) -> tf.Tensor:
-  """Encoded image -> then(uint8/uint16 [h, w, 3]); default float32 [0, 1]."""
-  def branch(dtype):
-    def fn():
-      image = tf.io.decode_image(encoded, channels=3, dtype=dtype,
-                                 expand_animations=False)
-      image.set_shape([None, None, 3])
-      return then(image)
-    return fn
-  # Integer decoding keeps a huge photo at 1-2 bytes/pixel until it is
-  # cropped; uint16 keeps 16-bit PNGs exact (TF reads WebP as uint8 only).
-  is_png = tf.equal(tf.strings.substr(encoded, 0, 4), b'\x89PNG')
-  return tf.cond(is_png, branch(tf.uint16), branch(tf.uint8))
-
-
 def _uniforms(seed: int, index: tf.Tensor) -> tf.Tensor:
   """U[0, 1) draws [scale, y, x, flip, image] of global example `index`."""
   key = tf.random.experimental.stateless_fold_in(
@@ -164,7 +98,7 @@ def _crop_box(u: tf.Tensor, h, w, config):
 
 def _finish(crop: tf.Tensor, flip: tf.Tensor, size: int) -> tf.Tensor:
   """Square uint8/uint16/float crop -> float32 [S, S, 3] in [0, 1]."""
-  crop = _to_float(crop)
+  crop = image_files.to_float(crop)
   # Crops are often 10x the output: 'area' antialiases them and is ~3x faster
   # than antialiased bilinear; small crops are upsampled bilinearly.
   image = tf.cond(tf.shape(crop)[0] > size,
@@ -177,7 +111,7 @@ def _finish(crop: tf.Tensor, flip: tf.Tensor, size: int) -> tf.Tensor:
 @functools.lru_cache(maxsize=8)
 def _mask_fn(seed: int, size: int, masks_json: str):
   """int64 example index -> float32 [size, size, 1] mask, 1 = hole."""
-  # Tracing the mask graph takes seconds; reuse it across pipelines.
+  # Traced once per (seed, size, mask config) and reused across pipelines.
   masks_config = ml_collections.ConfigDict(json.loads(masks_json))
   return tf.function(
       lambda g: masks.mask_for_index(seed, g, size, size, masks_config)
@@ -229,7 +163,7 @@ def _folder_dataset(config, indices: tf.data.Dataset, process_index: int,
                     process_count: int) -> tf.data.Dataset:
   """Each process reads its shard in a fresh seeded permutation per epoch."""
   folder = config.data.folder
-  usable, skipped, ignored = list_folder_images(folder)
+  usable, skipped, ignored = image_files.list_folder_images(folder)
   logging.info('Image folder %s: %d usable, %d skipped%s; %d other files '
                'ignored.', folder, len(usable), len(skipped),
                ''.join(f'; {os.path.relpath(p, folder)}: {r}'
@@ -238,7 +172,7 @@ def _folder_dataset(config, indices: tf.data.Dataset, process_index: int,
     raise ValueError(
         f'No usable images in config.data.folder={folder!r} ({len(skipped)} '
         f'unreadable, {ignored} without one of the extensions '
-        f'{IMAGE_EXTENSIONS}).')
+        f'{image_files.IMAGE_EXTENSIONS}).')
   shard = usable[process_index::process_count]
   if not shard:
     logging.warning('Fewer images than processes: every process reads all.')
@@ -250,7 +184,7 @@ def _folder_dataset(config, indices: tf.data.Dataset, process_index: int,
     # resumed run continues the exact file order without replaying it.
     epoch_seed = tf.stack([tf.constant(config.seed, tf.int64), k // n])
     j = tf.random.experimental.index_shuffle(k % n, epoch_seed, n - 1)
-    image = _decode(tf.io.read_file(files[j]),
+    image = image_files.decode(tf.io.read_file(files[j]),
                     lambda image: _train_image(image, g, config))
     return _with_mask(image, g, config)
 
@@ -308,7 +242,7 @@ def _tfds_dataset(config, indices, start_step, process_index, process_count):
   ds = ds.repeat().shuffle(config.data.shuffle_buffer, seed=seed)
 
   def fn(encoded, k_g):
-    image = _decode(encoded, lambda image: _train_image(image, k_g[1], config))
+    image = image_files.decode(encoded, lambda image: _train_image(image, k_g[1], config))
     return _with_mask(image, k_g[1], config)
 
   return tf.data.Dataset.zip(ds, indices).map(
@@ -396,8 +330,8 @@ def load_eval_data(config, *, num_masks_per_image: int = 4,
              for name, img in zip(names, _embedded(split))]
   elif config.data.source == 'folder':
     views = []
-    for path in list_folder_images(config.data.folder)[0][:_MAX_EVAL_IMAGES]:
-      image = _decode(tf.io.read_file(path)).numpy()
+    for path in image_files.list_folder_images(config.data.folder)[0][:_MAX_EVAL_IMAGES]:
+      image = image_files.decode(tf.io.read_file(path)).numpy()
       views.append((_view(image, 1.0, 'center', size),
                     os.path.relpath(path, config.data.folder)))
   else:
@@ -406,7 +340,7 @@ def load_eval_data(config, *, num_masks_per_image: int = 4,
         config.data.tfds_eval_split
         or ('test' if 'test' in builder.info.splits else 'validation'))
     ds = _tfds_encoded_images(builder, name)
-    views = [(_view(_decode(x).numpy(), 1.0, 'center', size),
+    views = [(_view(image_files.decode(x).numpy(), 1.0, 'center', size),
               f'{name}[{i}]')
              for i, x in enumerate(ds.take(_MAX_EVAL_IMAGES))]
   n = len(views) * num_masks_per_image

@@ -20,13 +20,13 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from vaegan_jax import rasterize
+
 MASK_TYPES = ('free_form', 'thin', 'medium', 'thick', 'box')
 MAX_TRIES = 10  # Draws per mask before falling back to an exact-ratio box.
 
 _MIN_WIDTH = 1.5  # Brush radius >= sqrt(2) / 2 always covers a pixel centre.
 _MAX_PIXELS = 2**24  # Pixel indices are exact in float32 up to here.
-_BIG = 1e9
-_BLOCK = 16  # Prefix sums run within 16-pixel blocks, then across blocks.
 
 # Per type at 256x256, ranges inclusive: stroke count, segments per stroke,
 # brush width, segment length (None: DeepFill's normal steps), the chance of
@@ -76,90 +76,6 @@ def _pick(flag, if_true, if_false):
   if isinstance(flag, bool):
     return if_true() if flag else if_false()
   return tf.where(flag, if_true(), if_false())
-
-
-def _capsule_spans(a, b, radius, active, caps, height):
-  """Row spans of capsules, the points within `radius` of segments a-b.
-
-  a, b: float32 [N, 2] ends (x, y), pixel (i, j) being at (j, i); radius:
-  float32 [N]; active, caps: bool [N] (no caps: a rectangle).  Returns float32
-  rows, lo, hi [P]: pixel (row, x) is covered iff lo <= x <= hi.
-  """
-  ax, ay, bx, by = tf.unstack(tf.concat([a, b], 1), axis=1)
-  first = tf.maximum(tf.math.ceil(tf.minimum(ay, by) - radius), 0.)
-  last = tf.minimum(tf.floor(tf.maximum(ay, by) + radius), height - 1.)
-  count = tf.where(active, tf.maximum(last - first + 1., 0.), 0.)
-  ends = tf.cumsum(count)
-  pos = tf.range(ends[-1])
-  dx, dy = bx - ax, by - ay
-  length = tf.sqrt(dx * dx + dy * dy)
-  ux = tf.where(length > 1e-6, dx / tf.maximum(length, 1e-6), 1.)
-  uy = tf.where(length > 1e-6, dy / tf.maximum(length, 1e-6), 0.)
-  # An axis-parallel segment makes one constraint below independent of x;
-  # dividing by a tiny slope instead gives +-huge bounds with that effect.
-  inv_x = 1. / tf.where(tf.abs(ux) < 1e-6, 1e-6, ux)
-  inv_y = 1. / tf.where(tf.abs(uy) < 1e-6, 1e-6, uy)
-  along = length * inv_x
-  params = tf.stack([
-      first - ends + count, ay, ax, dx, dy, tf.where(caps, radius**2, -1.),
-      -uy * inv_x, ux * inv_y, tf.minimum(along, 0.), tf.maximum(along, 0.),
-      tf.abs(radius * inv_y)], 1)
-  # Only the rows a capsule touches are visited.  Unstacked, every op below
-  # runs on [P] vectors; broadcasting over small inner axes is slow in Eigen.
-  (row0, ay, ax, dx, dy, r2, k_along, k_across, along_lo, along_hi,
-   across) = tf.unstack(tf.gather(
-       params, tf.searchsorted(ends, pos, side='right')), axis=1)
-  rows = row0 + pos
-  t = rows - ay
-  # With z = x - ax, the body is 0 <= z ux + t uy <= length and
-  # |t ux - z uy| <= r.
-  z, w = t * k_along, t * k_across
-  lo = tf.maximum(z + along_lo, w - across)
-  hi = tf.minimum(z + along_hi, w + across)
-  body = lo <= hi
-  lo, hi = tf.where(body, lo, _BIG), tf.where(body, hi, -_BIG)
-  # A capsule is convex and the union of its body and two end discs, so its
-  # row slice is the hull of theirs; a missed disc gets chord -BIG.
-  def chord(dist):
-    h2 = r2 - dist * dist
-    return tf.where(h2 >= 0., tf.sqrt(tf.maximum(h2, 0.)), -_BIG)
-  chord_a, chord_b = chord(t), chord(t - dy)
-  lo = tf.minimum(tf.minimum(lo, -chord_a), dx - chord_b) + ax
-  hi = tf.maximum(tf.maximum(hi, chord_a), dx + chord_b) + ax
-  return rows, lo, hi
-
-
-def _render(rows, lo, hi, height, width):
-  """Rasterises row spans [P] into a float32 [height, width] 0/1 mask."""
-  padded = -(-width // _BLOCK) * _BLOCK
-  dummy = float(height * padded)
-  start = tf.math.ceil(tf.maximum(lo, 0.))
-  stop = tf.floor(tf.minimum(hi, width - 1.)) + 1.
-  valid = start < stop
-  base = rows * padded
-  # +1 where a span starts and -1 where it stops; stops past the image are
-  # dropped rather than wrapped into the next row.
-  index = tf.concat([tf.where(valid, base + start, dummy),
-                     tf.where(valid & (stop < width), base + stop, dummy)], 0)
-  ones = tf.ones_like(lo)
-  diff = tf.math.unsorted_segment_sum(
-      tf.concat([ones, -ones], 0), tf.cast(index, tf.int32),
-      height * padded + 1)
-  # Eigen's scan is slow on CPU; a matmul for prefix sums within blocks and
-  # one adding the totals of earlier blocks are several times faster, and
-  # exact for these small integers.
-  blocks = padded // _BLOCK
-  tri = np.triu(np.ones([_BLOCK, _BLOCK], np.float32))
-  diff = diff[:-1]
-  cover = tf.reshape(tf.matmul(tf.reshape(diff, [-1, _BLOCK]), tri),
-                     [height, padded])
-  if blocks > 1:
-    totals = tf.reduce_sum(tf.reshape(diff, [height, blocks, _BLOCK]), 2)
-    earlier = np.kron(np.triu(np.ones([blocks, blocks], np.float32), 1),
-                      np.ones([1, _BLOCK], np.float32))
-    cover += tf.matmul(totals, earlier)
-  mask = tf.minimum(cover, 1.)
-  return mask[:, :width] if padded != width else mask
 
 
 def _strokes(seed, p, ff, n, v, height, width):
@@ -258,9 +174,9 @@ class _Plan:
       parts.append(_boxes(box_seed, p, self.boxes, self.height, self.width))
       caps.append(np.zeros(self.boxes, bool))
     a, b, radius, active = (tf.concat(x, 0) for x in zip(*parts))
-    rows, lo, hi = _capsule_spans(a, b, radius, active, np.concatenate(caps),
+    rows, lo, hi = rasterize.capsule_spans(a, b, radius, active, np.concatenate(caps),
                                   self.height)
-    return _render(rows, lo, hi, self.height, self.width)
+    return rasterize.render(rows, lo, hi, self.height, self.width)
 
 
 def _check_size(height, width):
