@@ -60,6 +60,7 @@ def get_config():
   config.loss.adv_kind = 'nonsaturating'  # or 'hinge'.
   config.loss.adv_on_recon = False   # also treat reconstructions as fakes.
   config.loss.prior_valid_weight = 1.0  # L1 on visible pixels of x_p = G(z_p).
+  config.loss.prior_hole_weight = 0.0   # L1 in the hole of x_p (G only).
   config.loss.r1_weight = 0.0
 
   # Optimisation.

@@ -204,11 +204,13 @@ def generator_losses(g_params, d_params, image, mask, key, *, nets,
       'feature': losses.feature_matching_loss(rec_feats, real_feats),
       'g_adv': losses.generator_adversarial_loss(fake_logits, lc.adv_kind),
       'prior_valid': losses.masked_l1(x_p, image, 1.0 - mask),
+      'prior_hole': losses.masked_l1(x_p, image, mask),
   }
   total = (terms['recon'] + lc.kl_weight * terms['kl']
            + lc.feature_weight * terms['feature']
            + lc.adv_weight * terms['g_adv']
-           + lc.prior_valid_weight * terms['prior_valid'])
+           + lc.prior_valid_weight * terms['prior_valid']
+           + lc.get('prior_hole_weight', 0.0) * terms['prior_hole'])
   # Diagnostics (no gradient): hole L1 of the reconstruction in [0, 1] units.
   terms['hole_l1'] = jax.lax.stop_gradient(
       0.5 * losses.masked_l1(x_rec, image, mask))
