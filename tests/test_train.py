@@ -53,10 +53,13 @@ def test_train_resume_inpaint_eval(tmp_path):
   np.testing.assert_array_equal(images.read_image(str(tmp_path / 'out.png')),
                                 filled)
 
-  out = _run('eval.py', '--workdir', workdir, '--num_masks_per_image=1')
-  assert 'PSNR' in out and 'ALL' in out
+  out = _run('eval.py', '--workdir', workdir, '--num_masks_per_image=1',
+             '--baselines=biharmonic,mean', '--num_samples=2')
+  assert 'PSNR' in out and 'biharmonic' in out and 'diversity' in out
   with open(os.path.join(workdir, 'eval', 'eval_16px.json')) as f:
     result = json.load(f)
-  assert result['step'] == 4 and result['all']['psnr'] > 0
-  assert set(result['by_image']) == {'camera', 'chelsea', 'gravel'}
+  assert result['step'] == 4
+  assert set(result['results']) == {'vaegan', 'biharmonic', 'mean'}
+  assert result['results']['vaegan']['all']['psnr'] > 0
+  assert result['diversity']['pairwise_hole_l1'] > 0
   assert os.path.isfile(os.path.join(workdir, 'eval', 'eval_16px.png'))
