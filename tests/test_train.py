@@ -43,6 +43,14 @@ def test_train_resume_inpaint_eval(tmp_path):
   filled = inpaint(params, image, mask)
   np.testing.assert_array_equal(filled[~mask], image[~mask])
 
+  # The exported inference-only directory loads and gives the same fills.
+  from vaegan_jax import export
+  assert export.export(workdir, str(tmp_path / 'exported')) == 4
+  exported = load_params(str(tmp_path / 'exported'))
+  np.testing.assert_array_equal(inpaint(exported, image, mask), filled)
+  assert (export.directory_size(str(tmp_path / 'exported'))
+          < export.directory_size(os.path.join(workdir, 'checkpoints')))
+
   # The file CLI.
   images.save_png(str(tmp_path / 'in.png'), image)
   images.save_png(str(tmp_path / 'mask.png'),
