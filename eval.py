@@ -27,6 +27,7 @@ flags.DEFINE_string('baselines', 'none',
                     'biharmonic, mean.')
 flags.DEFINE_integer('num_samples', 8, 'Prior samples for diversity (0: off).')
 flags.DEFINE_string('output_dir', None, 'Default: <workdir>/eval.')
+flags.DEFINE_integer('step', None, 'Checkpoint step (default: the latest).')
 flags.mark_flag_as_required('workdir')
 
 
@@ -46,13 +47,14 @@ def main(argv):
       FLAGS.workdir, image_size=FLAGS.image_size,
       num_masks_per_image=FLAGS.num_masks_per_image,
       baselines=baselines.parse_methods(FLAGS.baselines),
-      num_samples=FLAGS.num_samples)
+      num_samples=FLAGS.num_samples, step=FLAGS.step)
   tag = f"{result['image_size']}px"
   print(f"Held-out evaluation of {FLAGS.workdir} (step {result['step']}, "
         f"{result['num_images']} images at {tag}):")
   print(evaluate.format_table(result))
   out_dir = FLAGS.output_dir or os.path.join(FLAGS.workdir, 'eval')
   os.makedirs(out_dir, exist_ok=True)
+  tag += f'_step{FLAGS.step}' if FLAGS.step is not None else ''
   json_path = os.path.join(out_dir, f'eval_{tag}.json')
   with open(json_path, 'w') as f:
     json.dump(evaluate.to_json(result), f, indent=2)

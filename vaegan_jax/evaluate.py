@@ -28,7 +28,7 @@ def _summaries(per_image) -> Dict[str, Dict]:
 
 def run(workdir: str, *, image_size=None, num_masks_per_image: int = 8,
         baselines: Sequence[str] = (), num_samples: int = 8,
-        diversity_images: int = 48, seed: int = 0) -> Dict:
+        diversity_images: int = 48, seed: int = 0, step=None) -> Dict:
   """Scores `workdir`'s model (and `baselines`) on the held-out set.
 
   Returns:
@@ -38,7 +38,7 @@ def run(workdir: str, *, image_size=None, num_masks_per_image: int = 8,
     float [N, S, S, 3]}, 'image', 'mask'}.
   """
   config = checkpoint.read_config(workdir)
-  params = inference.load_params(workdir)
+  params = inference.load_params(workdir, step=step)
   data = input_pipeline.load_eval_data(
       config, num_masks_per_image=num_masks_per_image, image_size=image_size)
   image, mask = data['image'], data['mask']

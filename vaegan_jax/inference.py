@@ -36,17 +36,19 @@ class InpaintParams:
     return 2 ** self.model_config.num_down
 
 
-def load_params(workdir: str, *, use_ema: bool = True) -> InpaintParams:
+def load_params(workdir: str, *, use_ema: bool = True,
+                step: Optional[int] = None) -> InpaintParams:
   """Restores the inference weights (EMA generator if present) of a workdir.
 
   Args:
     workdir: a directory written by train.py, or a pretrained/<name> one.
     use_ema: take the EMA of the generator weights (recommended).
+    step: a specific checkpoint step (default: the latest).
   Returns:
     InpaintParams for `inpaint`; research code needs no config.
   """
   config = checkpoint.read_config(workdir)
-  raw, step = checkpoint.restore_raw(workdir)
+  raw, step = checkpoint.restore_raw(workdir, step)
   key = 'ema_params' if use_ema and 'ema_params' in raw else 'g_params'
   try:
     params = {'prior': raw[key]['prior'], 'generator': raw[key]['generator']}
