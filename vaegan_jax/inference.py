@@ -9,9 +9,10 @@ Command line (white mask pixels = hole):
       --output out.png [--num_samples K]
 """
 import argparse
+import collections
 import dataclasses
 import json
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +21,7 @@ import numpy as np
 
 from vaegan_jax import checkpoint
 from vaegan_jax import images as image_io
+from vaegan_jax import inpaint_inputs as inputs
 from vaegan_jax import models
 
 
@@ -55,9 +57,41 @@ def load_params(workdir: str, *, use_ema: bool = True,
   except KeyError as e:
     raise ValueError(f'workdir={workdir!r}: checkpoint lacks {e}; was it '
                      'written by an incompatible version?') from None
+  if 'model' not in config:
+    raise ValueError(f'workdir={workdir!r}: config.json has no "model" '
+                     'section; was it written by an incompatible version?')
+  _check_architecture(workdir, params, config.model)
   params = jax.tree_util.tree_map(jnp.asarray, params)
   return InpaintParams(params=params, model_config=config.model, step=step,
                        source=workdir)
+
+
+def _check_architecture(workdir: str, params, model_config) -> None:
+  """ValueError unless `params` has the shapes that config.json describes."""
+  try:
+    nets = models.create_networks(model_config)
+    g_params, _ = jax.eval_shape(
+        lambda: models.init_params(jax.random.PRNGKey(0), nets, model_config,
+                                   models.downsampling_factor(model_config)))
+  except (AttributeError, KeyError, TypeError, ValueError) as e:
+    raise ValueError(f'workdir={workdir!r}: config.json does not describe a '
+                     f'model this version can build ({type(e).__name__}: '
+                     f'{e}); was it written by an incompatible version?'
+                     ) from None
+
+  def shapes(tree):
+    return {jax.tree_util.keystr(path): tuple(np.shape(leaf)) for path, leaf
+            in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+  got = shapes(params)
+  want = shapes({k: g_params[k] for k in ('prior', 'generator')})
+  for path in sorted(set(got) | set(want)):
+    if got.get(path) != want.get(path):
+      raise ValueError(
+          f'workdir={workdir!r}: checkpoint weight {path} has shape '
+          f'{got.get(path, "(missing)")} but config.json\'s architecture '
+          f'needs {want.get(path, "(none)")}; was it written by an '
+          'incompatible version?')
 
 
 def _frozen_model_config(model_config) -> str:
@@ -72,16 +106,44 @@ def _run(frozen_config: str, params, image, mask, eps):
 
 
 _run_jit = jax.jit(_run, static_argnums=0)
+_EXECUTABLES = collections.OrderedDict()  # (config, shape, sampled) -> exe
+_MAX_EXECUTABLES = 16
+# Host copies per padded pixel: float image, padded image, mask, output.
+_HOST_BYTES_PER_PIXEL = 48
 
 
-def _as_float_images(image):
-  image = np.asarray(image)
-  if image.dtype == np.uint8:
-    return image.astype(np.float32) / 255.0
-  if not np.issubdtype(image.dtype, np.floating):
-    raise ValueError(f'image: dtype {image.dtype} is not supported; expected '
-                     'uint8 or float in [0, 1].')
-  return image.astype(np.float32)
+def _abstract(tree):
+  return jax.tree_util.tree_map(
+      lambda a: jax.ShapeDtypeStruct(np.shape(a), jnp.result_type(a)), tree)
+
+
+def _executable(params: InpaintParams, shape: Tuple[int, int, int],
+                sampled: bool):
+  """The compiled model for padded [N, H, W]; MemoryError if it cannot fit."""
+  frozen = _frozen_model_config(params.model_config)
+  key = (frozen, shape, sampled)
+  if key not in _EXECUTABLES:
+    n, h, w = shape
+    eps = (jax.ShapeDtypeStruct(models.latent_shape(params.model_config, h, w,
+                                                    n), jnp.float32)
+           if sampled else None)
+    compiled = _run_jit.lower(
+        frozen, _abstract(params.params),
+        jax.ShapeDtypeStruct((n, h, w, 3), jnp.float32),
+        jax.ShapeDtypeStruct((n, h, w, 1), jnp.float32), eps).compile()
+    stats = compiled.memory_analysis()
+    if stats is not None:
+      device = jax.devices()[0]
+      need = (stats.temp_size_in_bytes + stats.argument_size_in_bytes
+              + stats.output_size_in_bytes)
+      if device.platform == 'cpu':  # Host arrays share the same memory.
+        need += _HOST_BYTES_PER_PIXEL * n * h * w
+      inputs.check_memory(need, inputs.available_bytes(device),
+                          f'{n} image(s) padded to {h}x{w}')
+    _EXECUTABLES[key] = compiled
+    while len(_EXECUTABLES) > _MAX_EXECUTABLES:
+      _EXECUTABLES.popitem(last=False)
+  return _EXECUTABLES[key]
 
 
 def _pad_to_multiple(x, factor):
@@ -100,55 +162,61 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
 
   Args:
     params: from `load_params`.
-    image: [H, W, 3] or [N, H, W, 3], uint8 or float in [0, 1]; any H, W.
-    mask: [H, W], [H, W, 1], [N, H, W] or [N, H, W, 1], bool or {0, 1};
-      1 / True = missing.  Broadcast over the batch when unbatched.
+    image: [H, W, 3] or [N, H, W, 3] RGB, uint8 or finite float in [0, 1];
+      any H, W >= 1 and N >= 0.  Other channel counts are rejected.
+    mask: [H, W], [H, W, 1], [N, H, W] or [N, H, W, 1], bool or numbers;
+      hole where mask > 0.5 (True, 1, 255).  Broadcast over the batch when
+      unbatched.
     rng: optional jax PRNG key.  Without it (and without num_samples) the
       prior mean is used: one deterministic, best fill.
     num_samples: k completions sampled from the prior, stacked on a new
       leading axis: [k, *image.shape].
   Returns:
     Same shape and dtype as `image` (with a leading k when num_samples is
-    set); pixels outside the mask are bit-identical to the input.
+    set); pixels outside the mask are bit-identical to the input, and an
+    image without a hole comes back unchanged (the model does not run).
+  Raises:
+    ValueError: a bad argument (see vaegan_jax/inpaint_inputs.py).
+    MemoryError: the images are too large for the free memory.
   """
-  orig = np.asarray(image)
-  if orig.ndim not in (3, 4) or orig.shape[-1] != 3:
-    raise ValueError(f'image: shape {orig.shape}; expected [H, W, 3] or '
-                     '[N, H, W, 3] (RGB).')
-  single = orig.ndim == 3
-  x = _as_float_images(orig[None] if single else orig)
-  m = np.asarray(mask)
-  if m.ndim >= 3 and m.shape[-1] == 1 and m.shape[-3:-1] == x.shape[1:3]:
-    m = m[..., 0]
-  if m.shape[-2:] != x.shape[1:3] or m.ndim not in (2, 3) or (
-      m.ndim == 3 and m.shape[0] != x.shape[0]):
-    raise ValueError(f'mask: shape {np.shape(mask)} does not match image '
-                     f'shape {orig.shape}; expected [H, W], [H, W, 1] or '
-                     'batched [N, H, W(, 1)] with the same H, W.')
-  hole = np.broadcast_to(m.astype(bool), x.shape[:3])
-  if num_samples is not None and num_samples < 1:
-    raise ValueError(f'num_samples: got {num_samples}; expected >= 1.')
-  n, h, w = x.shape[:3]
+  orig, single = inputs.check_image(image)
+  hole = inputs.hole_mask(mask, np.shape(image))
+  inputs.check_num_samples(num_samples)
+  k = 1 if num_samples is None else num_samples
+  if orig.shape[0] == 0 or not hole.any():
+    outs = [np.array(orig[0] if single else orig)] * k
+    return np.stack(outs) if num_samples is not None else outs[0]
+  n, h, w = orig.shape[:3]
   factor = params.downsampling_factor
+  sampled = num_samples is not None or rng is not None
+  run = _executable(params, (n, h + -h % factor, w + -w % factor), sampled)
+  x = (orig.astype(np.float32) / 255.0 if orig.dtype == np.uint8
+       else orig.astype(np.float32))
   xp = _pad_to_multiple(x, factor)
   mp = _pad_to_multiple(hole[..., None].astype(np.float32), factor)
   latent = models.latent_shape(params.model_config, xp.shape[1], xp.shape[2],
                                n)
-  frozen = _frozen_model_config(params.model_config)
-  if num_samples is None and rng is None:
+  if not sampled:
     eps_list = [None]
   else:
     key = jax.random.PRNGKey(0) if rng is None else rng
-    keys = jax.random.split(key, num_samples or 1)
-    eps_list = [jax.random.normal(k, latent) for k in keys]
+    eps_list = [jax.random.normal(sub, latent)
+                for sub in jax.random.split(key, k)]
   outs = []
   for eps in eps_list:
-    out = np.asarray(_run_jit(frozen, params.params, xp, mp, eps))[:, :h, :w]
+    try:
+      out = np.asarray(run(params.params, xp, mp, eps))[:, :h, :w]
+    except jax.errors.JaxRuntimeError as e:
+      if 'RESOURCE_EXHAUSTED' not in str(e):
+        raise
+      raise MemoryError(f'image: {n} image(s) of {h}x{w} ran out of device '
+                        'memory; pass fewer images per call or downscale '
+                        'them.') from e
     if orig.dtype == np.uint8:
       out = np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
     else:
       out = out.astype(orig.dtype)
-    done = np.where(hole[..., None], out, orig[None] if single else orig)
+    done = np.where(hole[..., None], out, orig)
     outs.append(done[0] if single else done)
   return np.stack(outs) if num_samples is not None else outs[0]
 
