@@ -54,8 +54,11 @@ def test_config_round_trip_and_errors(tmp_path):
   again = checkpoint.read_config(str(tmp_path))
   assert again.model.num_down == config.model.num_down
   assert tuple(again.model.dilations) == tuple(config.model.dilations)
-  with pytest.raises(FileNotFoundError, match='config.json'):
+  with pytest.raises(FileNotFoundError, match='does not exist'):
     checkpoint.read_config(str(tmp_path / 'missing'))
+  (tmp_path / 'empty').mkdir()
+  with pytest.raises(FileNotFoundError, match='config.json'):
+    checkpoint.read_config(str(tmp_path / 'empty'))
   with pytest.raises(FileNotFoundError, match='checkpoint'):
     checkpoint.restore_raw(str(tmp_path))
   path = os.path.join(str(tmp_path), checkpoint.CONFIG_FILE)

@@ -4,11 +4,20 @@ Layout of a workdir:
   config.json          the full training config (describes the architecture)
   checkpoints/<step>/  orbax checkpoints of the whole TrainState
 Orbax writes each step to a temporary directory and renames it when complete,
-so a crash mid-save never leaves a checkpoint that looks finished.
+so a crash mid-save never leaves a checkpoint that looks finished.  A
+checkpoint that still fails to restore (a truncated or corrupted file) is
+skipped with a warning in favour of the previous one; training moves it to
+corrupt_checkpoints/ so that the step can be written again.  No checkpoint
+with a NaN or inf is ever written, and a save that would not fit on the disk
+fails before it writes anything.
 """
+import errno
 import json
 import os
-from typing import Any, Optional, Tuple
+import shutil
+import sys
+import time
+from typing import Any, Callable, Optional, Tuple
 
 from absl import logging
 import flax
@@ -20,14 +29,52 @@ import orbax.checkpoint as ocp
 FORMAT_VERSION = 1
 CONFIG_FILE = 'config.json'
 CHECKPOINT_DIR = 'checkpoints'
+CORRUPT_DIR = 'corrupt_checkpoints'
+# Orbax's metadata and tmp-dir copies on top of the array bytes.
+_SPACE_MARGIN = 1.25
+_MIB = 2**20
+
+
+def check_writable(workdir: str) -> None:
+  """Creates workdir/checkpoints and proves it writable, or raises OSError."""
+  path = os.path.join(os.path.abspath(workdir), CHECKPOINT_DIR)
+  probe = os.path.join(path, f'.write_test_{os.getpid()}')
+  try:
+    os.makedirs(path, exist_ok=True)
+    with open(probe, 'w') as f:
+      f.write('ok')
+    os.remove(probe)
+  except OSError as e:
+    raise OSError(e.errno, f'workdir={workdir!r} is not writable '
+                  f'({e.strerror or e}); choose another --workdir or fix its '
+                  'permissions.') from e
 
 
 def create_manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
   """Returns a CheckpointManager under `workdir/checkpoints`."""
-  return ocp.CheckpointManager(
-      os.path.join(os.path.abspath(workdir), CHECKPOINT_DIR),
-      options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
-                                           create=True))
+  # Synchronous saves: a failed write raises at its own step, and nothing is
+  # left in flight when the process exits.
+  return _manager(os.path.join(os.path.abspath(workdir), CHECKPOINT_DIR),
+                  ocp.CheckpointManagerOptions(
+                      max_to_keep=max_to_keep, create=True,
+                      enable_async_checkpointing=False))
+
+
+def _manager(directory: str, options=None) -> ocp.CheckpointManager:
+  # One fixed item: otherwise orbax guesses the layout from the first step
+  # it reads, and one damaged step would make every other step unreadable.
+  return ocp.CheckpointManager(directory, options=options,
+                               item_handlers=ocp.StandardCheckpointHandler())
+
+
+def nonfinite_leaves(tree) -> list[str]:
+  """Paths of floating leaves (numpy) of `tree` with a NaN or inf."""
+  bad = []
+  for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+    leaf = np.asarray(leaf)
+    if np.issubdtype(leaf.dtype, np.inexact) and not np.isfinite(leaf).all():
+      bad.append(jax.tree_util.keystr(path))
+  return bad
 
 
 def _host_tree(state) -> Any:
@@ -37,24 +84,119 @@ def _host_tree(state) -> Any:
 
 
 def save(manager: ocp.CheckpointManager, state, *, force: bool = False) -> bool:
-  """Saves an unreplicated TrainState at its own step."""
+  """Saves an unreplicated TrainState at its own step.
+
+  Raises:
+    ValueError: the state holds a NaN or inf (nothing is written).
+    OSError: the disk is full or the directory unwritable; earlier
+      checkpoints are left intact.
+  """
   step = int(jax.device_get(state.step))
-  saved = manager.save(step, args=ocp.args.StandardSave(_host_tree(state)),
-                       force=force)
+  tree = _host_tree(state)
+  bad = nonfinite_leaves(tree)
+  if bad:
+    raise ValueError(f'Refusing to save step {step}: non-finite values in '
+                     f'{", ".join(bad[:5])}.')
+  directory = str(manager.directory)
+  kept = f'earlier checkpoints (steps {manager.all_steps()}) are intact'
+  need = _SPACE_MARGIN * sum(x.nbytes for x in jax.tree_util.tree_leaves(tree))
+  free = shutil.disk_usage(directory).free
+  if free < need:
+    raise OSError(errno.ENOSPC, f'Not enough disk space for checkpoint step '
+                  f'{step} in {directory}: {free / _MIB:.1f} MiB free, about '
+                  f'{need / _MIB:.1f} MiB needed; {kept}. Free space or move '
+                  'the workdir, then rerun to resume.')
+  try:
+    saved = manager.save(step, args=ocp.args.StandardSave(tree), force=force)
+  except OSError as e:
+    raise OSError(e.errno, f'Could not write checkpoint step {step} to '
+                  f'{directory}: {e.strerror or e}; {kept}. Free space or '
+                  'fix the directory, then rerun to resume.') from e
   return bool(saved)
 
 
+def _mute_closed_loop_noise() -> None:
+  """Drops the 'Event loop is closed' reports of an aborted restore.
+
+  When one array of a checkpoint fails to read, orbax closes its event loop
+  while the reads of the other arrays are still finishing; each of those
+  reports an unraisable RuntimeError that says nothing about the damage.
+  """
+  previous = sys.unraisablehook
+  if getattr(previous, 'mutes_closed_loop', False):
+    return
+
+  def hook(unraisable):
+    if not (isinstance(unraisable.exc_value, RuntimeError)
+            and str(unraisable.exc_value) == 'Event loop is closed'):
+      previous(unraisable)
+
+  hook.mutes_closed_loop = True
+  sys.unraisablehook = hook
+
+
+def _restore_first_good(steps, restore_fn: Callable[[int], Any], where: str,
+                        on_bad: Optional[Callable[[int], None]] = None):
+  """Tries restore_fn on `steps` (newest first) until one works.
+
+  A checkpoint that raises or holds a NaN / inf is reported and passed to
+  `on_bad`, but only once an older one restored, so that a workdir whose
+  every checkpoint fails (e.g. another architecture) is left untouched.
+
+  Returns:
+    (restored, step), or (None, None) when `steps` is empty.
+  """
+  failures = []
+  for step in steps:
+    try:
+      restored = restore_fn(step)
+      bad = nonfinite_leaves(restored)
+      if bad:
+        raise ValueError(f'non-finite values in {", ".join(bad[:3])}')
+    except Exception as e:  # pylint: disable=broad-except
+      _mute_closed_loop_noise()
+      failures.append((step, f'{type(e).__name__}: {e}'[:300]))
+      continue
+    for bad_step, why in failures:
+      logging.warning('Checkpoint step %d in %s is unreadable (%s); using '
+                      'step %d instead.', bad_step, where, why, step)
+      if on_bad:
+        on_bad(bad_step)
+    return restored, step
+  if failures:
+    raise ValueError(f'No checkpoint in {where} could be restored: '
+                     + '; '.join(f'step {s}: {w}' for s, w in failures)
+                     + '. Was it written by an incompatible version or '
+                     'config?')
+  return None, None
+
+
+def _quarantine(manager: ocp.CheckpointManager, step: int) -> None:
+  """Moves checkpoints/<step> to corrupt_checkpoints/<step>-<time>."""
+  src = os.path.join(str(manager.directory), str(step))
+  dst_dir = os.path.join(os.path.dirname(str(manager.directory)), CORRUPT_DIR)
+  os.makedirs(dst_dir, exist_ok=True)
+  dst = os.path.join(dst_dir, f'{step}-{int(time.time())}')
+  shutil.move(src, dst)
+  logging.warning('Moved unreadable checkpoint %s to %s.', src, dst)
+
+
 def restore_latest(manager: ocp.CheckpointManager, target) -> Tuple[Any, int]:
-  """Restores the newest checkpoint into the structure of `target`.
+  """Restores the newest readable checkpoint into the structure of `target`.
+
+  Unreadable newer checkpoints are moved to corrupt_checkpoints/.
 
   Returns:
     (state, step); (target, 0) when there is no checkpoint yet.
   """
-  step = manager.latest_step()
+  host_target = _host_tree(target)
+  restored, step = _restore_first_good(
+      sorted(manager.all_steps(), reverse=True),
+      lambda s: manager.restore(s, args=ocp.args.StandardRestore(host_target)),
+      str(manager.directory), on_bad=lambda s: _quarantine(manager, s))
+  manager.reload()
   if step is None:
     return target, 0
-  restored = manager.restore(
-      step, args=ocp.args.StandardRestore(_host_tree(target)))
   state = flax.serialization.from_state_dict(target, restored)
   logging.info('Restored checkpoint at step %d from %s', step,
                manager.directory)
@@ -68,14 +210,23 @@ def restore_raw(workdir: str, step: Optional[int] = None) -> Tuple[dict, int]:
     raise FileNotFoundError(
         f'workdir={workdir!r} has no {CHECKPOINT_DIR}/ directory; expected a '
         'workdir written by train.py (or a pretrained/<name> directory).')
-  manager = ocp.CheckpointManager(ckpt_dir)
-  step = manager.latest_step() if step is None else step
-  if step is None:
+  manager = _manager(ckpt_dir)
+  steps = sorted(manager.all_steps(), reverse=True)
+  if not steps:
     raise FileNotFoundError(
         f'workdir={workdir!r} contains no finished checkpoint in '
         f'{ckpt_dir}; train first (python train.py --workdir {workdir}).')
-  restored = manager.restore(step, args=ocp.args.StandardRestore())
-  return jax.tree_util.tree_map(np.asarray, restored), int(step)
+  if step is not None and step not in steps:
+    raise FileNotFoundError(f'workdir={workdir!r} has no checkpoint step '
+                            f'{step}; it has steps {sorted(steps)}.')
+
+  def restore(s):
+    restored = manager.restore(s, args=ocp.args.StandardRestore())
+    return jax.tree_util.tree_map(np.asarray, restored)
+
+  restored, got = _restore_first_good(
+      steps if step is None else [step], restore, ckpt_dir)
+  return restored, int(got)
 
 
 def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
@@ -92,12 +243,24 @@ def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
 def read_config(workdir: str) -> ml_collections.ConfigDict:
   """Reads config.json; FileNotFoundError / ValueError when unusable."""
   path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.isdir(workdir):
+    raise FileNotFoundError(
+        f'workdir={workdir!r} does not exist; expected a directory written '
+        'by train.py (or a pretrained/<name> directory).')
   if not os.path.isfile(path):
     raise FileNotFoundError(
         f'workdir={workdir!r} has no {CONFIG_FILE}; expected a directory '
         'written by train.py (or a pretrained/<name> directory).')
-  with open(path) as f:
-    payload = json.load(f)
+  try:
+    with open(path) as f:
+      payload = json.load(f)
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    raise ValueError(f'workdir={workdir!r}: {CONFIG_FILE} is not valid JSON '
+                     f'({e}); expected the file train.py writes.') from None
+  if not isinstance(payload, dict) or not isinstance(
+      payload.get('config'), dict):
+    raise ValueError(f'workdir={workdir!r}: {CONFIG_FILE} has no "config" '
+                     'object; expected the file train.py writes.')
   version = payload.get('format_version')
   if version != FORMAT_VERSION:
     raise ValueError(
