@@ -220,6 +220,11 @@ def _check_config(masks_config, height, width):
   return kinds, weights, min_holes, max_holes
 
 
+def check_config(masks_config, height: int, width: int) -> None:
+  """Raises ValueError, saying how to fix it, for an unusable mask config."""
+  _check_config(masks_config, *_check_size(height, width))
+
+
 def _exact_box(seed, height, width, min_holes, max_holes):
   """A box of w columns filled row by row with k holes, min <= k <= max."""
   u = tf.random.stateless_uniform([4], seed)
