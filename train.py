@@ -7,7 +7,10 @@
 
 Re-running the same command resumes from the latest checkpoint in --workdir.
 """
+import importlib.util
 import os
+import re
+import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # before TF loads
 
@@ -25,6 +28,37 @@ flags.DEFINE_string('workdir', None,
                     '(default: ./workdirs/<config name>).')
 
 
+def _config_from_argv(argv):
+  """Loads the --config file named in argv (without overrides)."""
+  path = 'configs/default.py'
+  for i, arg in enumerate(argv):
+    if arg in ('--config', '-config') and i + 1 < len(argv):
+      path = argv[i + 1]
+    elif re.match(r'^--?config=', arg):
+      path = arg.split('=', 1)[1]
+  path, _, arg = path.partition(':')
+  spec = importlib.util.spec_from_file_location('_config_file', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg) if arg else module.get_config()
+
+
+def _parse_flags(argv):
+  """absl's flag parsing; a misspelt --config.<key> names close valid keys."""
+  try:
+    return app.parse_flags_with_usage(argv)
+  except (AttributeError, KeyError) as error:
+    overrides = [re.split(r'[.=]', arg.lstrip('-'), maxsplit=1)[1].split(
+        '=')[0] for arg in argv[1:] if re.match(r'^--?(no)?config\.', arg)]
+    from vaegan_jax import config_lib  # pylint: disable=g-import-not-at-top
+    try:
+      config_lib.check_paths(overrides, _config_from_argv(argv))
+    except ValueError as e:
+      sys.stderr.write(f'FATAL Flags parsing error: {e}\n')
+      sys.exit(1)
+    raise error
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
@@ -34,16 +68,32 @@ def main(argv):
   # Import after flag parsing so --help is fast and TF stays off the GPU/TPU.
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   tf.config.set_visible_devices([], 'GPU')
-  from vaegan_jax import train_lib  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  import jax
+  from configs import default
+  from vaegan_jax import config_lib
+  from vaegan_jax import faults
+  from vaegan_jax import train_loop
+  # pylint: enable=g-import-not-at-top
 
   config = FLAGS.config
+  try:
+    config_lib.check_keys(config, default.get_config())
+    config_lib.validate(config, num_local_devices=jax.local_device_count(),
+                        process_count=jax.process_count())
+  except ValueError as e:
+    sys.exit(f'Invalid config: {e}')
   workdir = FLAGS.workdir or os.path.join('workdirs', config.name)
   logging.info('Training %s in %s', config.name, workdir)
   print(f'Training config {config.name!r} in {workdir}', flush=True)
-  train_lib.train_and_evaluate(config, workdir)
+  try:
+    train_loop.train_and_evaluate(config, workdir)
+  except faults.Interrupted as e:
+    print(e, flush=True)
+    sys.exit(128 + e.signum)  # What a shell reports for a signal exit.
   print(f'Done. Checkpoints, TensorBoard logs and samples are in {workdir}',
         flush=True)
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=_parse_flags)

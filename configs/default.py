@@ -81,4 +81,7 @@ def get_config():
   config.image_every = 500
   config.checkpoint_every = 500
   config.keep_checkpoints = 3
+  # A non-finite loss or gradient skips the update; this many skips in a row
+  # stop the run (the last checkpoint is still finite).
+  config.max_nonfinite_skips = 20
   return config

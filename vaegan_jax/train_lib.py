@@ -13,27 +13,20 @@ encoder; the G step never changes D's parameters.
 
 Randomness is keyed by (seed, step, global example index): the same global
 batch gives the same update on 1 or 8 devices, and a resumed run draws the
-same noise as an uninterrupted one.
+same noise as an uninterrupted one.  A step whose loss or gradient is not
+finite keeps the old weights (faults.keep_if_finite).  The loop that drives
+the steps is train_loop.train_and_evaluate.
 """
 import functools
-import os
-import time
 from typing import Any, Dict, Optional
 
-from absl import logging
-from clu import metric_writers
 import flax
-import flax.jax_utils
-from flax.traverse_util import flatten_dict
 import jax
 from jax import lax
 import jax.numpy as jnp
 import optax
 
-from vaegan_jax import checkpoint
-from vaegan_jax import config_lib
-from vaegan_jax import images
-from vaegan_jax import input_pipeline
+from vaegan_jax import faults
 from vaegan_jax import losses
 from vaegan_jax import models
 
@@ -236,13 +229,23 @@ def d_step(state: TrainState, batch, *, nets, d_tx, loss_config,
   new_state = state.replace(d_params=optax.apply_updates(state.d_params,
                                                          updates),
                             d_opt_state=d_opt_state)
-  metrics = dict(terms, d_total=total, d_grad_norm=optax.tree.norm(grads))
-  return new_state, _pmean(metrics, axis_name)
+  metrics = _pmean(dict(terms, d_total=total,
+                        d_grad_norm=optax.tree.norm(grads)), axis_name)
+  # Everything tested is pmean'd or computed from pmean'd values, so every
+  # device takes the same decision.
+  ok = faults.all_finite((metrics['d_total'], grads, new_state.d_params,
+                          new_state.d_opt_state))
+  metrics['d_skipped'] = 1.0 - ok.astype(jnp.float32)
+  return faults.keep_if_finite(ok, new_state, state), metrics
 
 
 def g_step(state: TrainState, batch, *, nets, g_tx, loss_config,
            ema_decay: float, axis_name: Optional[str] = AXIS):
-  """Encoder + generator update, then EMA; advances `state.step`."""
+  """Encoder + generator update, then EMA; advances `state.step`.
+
+  A non-finite loss, gradient or result leaves the weights, optimizer state
+  and EMA unchanged and sets metrics['g_skipped'] to 1 (d_step: 'd_skipped').
+  """
   image, mask = _to_model_range(batch)
   grad_fn = jax.value_and_grad(generator_losses, has_aux=True)
   (total, terms), grads = grad_fn(
@@ -257,10 +260,16 @@ def g_step(state: TrainState, batch, *, nets, g_tx, loss_config,
   decay = jnp.minimum(ema_decay, (1.0 + step) / (10.0 + step))
   ema = optax.incremental_update(g_params, state.ema_params,
                                  step_size=1.0 - decay)
-  new_state = state.replace(step=state.step + 1, g_params=g_params,
-                            g_opt_state=g_opt_state, ema_params=ema)
-  metrics = dict(terms, g_total=total, g_grad_norm=optax.tree.norm(grads))
-  return new_state, _pmean(metrics, axis_name)
+  new_state = state.replace(g_params=g_params, g_opt_state=g_opt_state,
+                            ema_params=ema)
+  metrics = _pmean(dict(terms, g_total=total,
+                        g_grad_norm=optax.tree.norm(grads)), axis_name)
+  ok = faults.all_finite((metrics['g_total'], grads, g_params, g_opt_state,
+                          ema))
+  metrics['g_skipped'] = 1.0 - ok.astype(jnp.float32)
+  # A skipped iteration still counts: data and noise stay keyed by step.
+  new_state = faults.keep_if_finite(ok, new_state, state)
+  return new_state.replace(step=state.step + 1), metrics
 
 
 def make_pmapped_steps(config, nets, g_tx, d_tx):
@@ -284,92 +293,3 @@ def sample_images(nets, params, batch, eps=None) -> Dict[str, jax.Array]:
   done = composite(out, image, mask)
   return {'masked': (image * (1 - mask) + mask * 1.0 + 1) / 2,
           'output': (done + 1) / 2, 'truth': (image + 1) / 2}
-
-
-def _format_eta(seconds: float) -> str:
-  seconds = int(max(seconds, 0))
-  return f'{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}'
-
-
-def _write_samples(writer, workdir, step, sample_fn, params, sample_batch):
-  out = jax.device_get(sample_fn(params, sample_batch))
-  grid = images.make_grid([out['masked'], out['output'], out['truth']])
-  writer.write_images(step, {'samples/masked|output|truth': grid[None]})
-  sample_dir = os.path.join(workdir, 'samples')
-  os.makedirs(sample_dir, exist_ok=True)
-  images.save_png(os.path.join(sample_dir, f'step_{step:07d}.png'), grid)
-  images.save_png(os.path.join(sample_dir, 'latest.png'), grid)
-
-
-def train_and_evaluate(config, workdir: str) -> TrainState:
-  """Trains (resuming from the latest checkpoint in `workdir`) to num_steps.
-
-  Writes TensorBoard scalars (every loss term, steps/s), an image grid
-  (masked | output | truth) and orbax checkpoints under `workdir`; prints a
-  progress line with steps/s and ETA.  Returns the final unreplicated state.
-  """
-  config_lib.validate(config, num_local_devices=jax.local_device_count(),
-                      process_count=jax.process_count())
-  is_chief = jax.process_index() == 0
-  nets, g_tx, d_tx, state = create_train_state(
-      config, jax.random.PRNGKey(config.seed))
-  manager = checkpoint.create_manager(workdir, config.keep_checkpoints)
-  state, start_step = checkpoint.restore_latest(manager, state)
-  if is_chief:
-    checkpoint.write_config(workdir, config)
-  writer = metric_writers.create_default_writer(workdir,
-                                                just_logging=not is_chief)
-  if start_step >= config.num_steps:
-    logging.info('Nothing to do: checkpoint step %d >= num_steps %d.',
-                 start_step, config.num_steps)
-    return state
-  if start_step == 0:
-    writer.write_hparams({k: str(v) for k, v in
-                          sorted(flatten_dict(config.to_dict(), sep='.').items())})
-  else:
-    print(f'Resuming from step {start_step}.', flush=True)
-
-  train_iter = input_pipeline.create_train_iterator(
-      config, num_local_devices=jax.local_device_count(),
-      start_step=start_step, process_index=jax.process_index(),
-      process_count=jax.process_count())
-  eval_data = input_pipeline.load_eval_data(config, num_masks_per_image=1)
-  sample_batch = {k: eval_data[k][:8] for k in ('image', 'mask')}
-  sample_fn = jax.jit(functools.partial(sample_images, nets))
-  p_d_step, p_g_step = make_pmapped_steps(config, nets, g_tx, d_tx)
-  p_state = flax.jax_utils.replicate(state)
-  del state
-
-  t_last, s_last = time.time(), start_step
-  for step in range(start_step, config.num_steps):
-    batch = next(train_iter)
-    p_state, d_metrics = p_d_step(p_state, batch)
-    p_state, g_metrics = p_g_step(p_state, batch)
-    done = step + 1
-    if done % config.log_every == 0 or done == config.num_steps:
-      metrics = jax.device_get(flax.jax_utils.unreplicate(
-          {**d_metrics, **g_metrics}))
-      now = time.time()
-      steps_per_sec = (done - s_last) / max(now - t_last, 1e-9)
-      t_last, s_last = now, done
-      scalars = {k: float(v) for k, v in metrics.items()}
-      scalars['steps_per_sec'] = steps_per_sec
-      scalars['images_per_sec'] = steps_per_sec * config.batch_size
-      writer.write_scalars(done, scalars)
-      if is_chief:
-        eta = (config.num_steps - done) / max(steps_per_sec, 1e-9)
-        print(f'step {done}/{config.num_steps} '
-              f'({100 * done / config.num_steps:.0f}%) | '
-              f'{steps_per_sec:.2f} steps/s | ETA {_format_eta(eta)} | '
-              f"d_adv {scalars['d_adv']:.3f} g_adv {scalars['g_adv']:.3f} "
-              f"recon {scalars['recon']:.3f} kl {scalars['kl']:.3f} "
-              f"hole_l1 {scalars['hole_l1']:.4f}", flush=True)
-    if is_chief and (done % config.image_every == 0
-                     or done == config.num_steps):
-      ema = flax.jax_utils.unreplicate(p_state.ema_params)
-      _write_samples(writer, workdir, done, sample_fn, ema, sample_batch)
-    if done % config.checkpoint_every == 0 or done == config.num_steps:
-      checkpoint.save(manager, flax.jax_utils.unreplicate(p_state))
-  manager.wait_until_finished()
-  writer.flush()
-  return jax.device_get(flax.jax_utils.unreplicate(p_state))

@@ -1,0 +1,154 @@
+"""The training loop: resume, train, log, sample, checkpoint.
+
+  train_and_evaluate(config, workdir)
+
+Faults (docs/reliability.md): a non-finite update is skipped and counted
+and too many in a row stop the run; SIGTERM / SIGINT write a checkpoint of
+the current step and raise `faults.Interrupted`; the loop resumes from the
+newest readable checkpoint.  Data and noise are keyed by (seed, step), so a
+resumed run continues exactly as an uninterrupted one.
+"""
+import functools
+import os
+import time
+
+from absl import logging
+from clu import metric_writers
+import flax
+import flax.jax_utils
+from flax.traverse_util import flatten_dict
+import jax
+
+from vaegan_jax import checkpoint
+from vaegan_jax import config_lib
+from vaegan_jax import faults
+from vaegan_jax import images
+from vaegan_jax import input_pipeline
+from vaegan_jax import train_lib
+
+
+def _format_eta(seconds: float) -> str:
+  seconds = int(max(seconds, 0))
+  return f'{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}'
+
+
+def _print_progress(done: int, total: int, steps_per_sec: float, scalars):
+  eta = (total - done) / max(steps_per_sec, 1e-9)
+  skipped = (f" | {scalars['nonfinite_skips']:.0f} skipped"
+             if scalars['nonfinite_skips'] else '')
+  print(f'step {done}/{total} ({100 * done / total:.0f}%) | '
+        f'{steps_per_sec:.2f} steps/s | ETA {_format_eta(eta)} | '
+        f"d_adv {scalars['d_adv']:.3f} g_adv {scalars['g_adv']:.3f} "
+        f"recon {scalars['recon']:.3f} kl {scalars['kl']:.3f} "
+        f"hole_l1 {scalars['hole_l1']:.4f}{skipped}", flush=True)
+
+
+def _count_skips(skips: faults.SkipCounter, step: int, d_skipped, g_skipped):
+  """Feeds one iteration's (replicated) skip flags to `skips`."""
+  parts = [name for name, flag in (('discriminator', d_skipped),
+                                   ('generator', g_skipped))
+           if float(flag[0]) > 0]
+  skips.update(step, parts)
+
+
+def _write_samples(writer, workdir, step, sample_fn, params, sample_batch):
+  out = jax.device_get(sample_fn(params, sample_batch))
+  grid = images.make_grid([out['masked'], out['output'], out['truth']])
+  writer.write_images(step, {'samples/masked|output|truth': grid[None]})
+  sample_dir = os.path.join(workdir, 'samples')
+  os.makedirs(sample_dir, exist_ok=True)
+  images.save_png(os.path.join(sample_dir, f'step_{step:07d}.png'), grid)
+  images.save_png(os.path.join(sample_dir, 'latest.png'), grid)
+
+
+def train_and_evaluate(config, workdir: str) -> train_lib.TrainState:
+  """Trains (resuming from the latest checkpoint in `workdir`) to num_steps.
+
+  Writes TensorBoard scalars (every loss term, steps/s), an image grid
+  (masked | output | truth) and orbax checkpoints under `workdir`; prints a
+  progress line with steps/s and ETA.  Returns the final unreplicated state.
+
+  Raises:
+    Interrupted: after SIGTERM / SIGINT, once the current step is saved.
+    faults.NonFiniteError: after config.max_nonfinite_skips skipped updates
+      in a row (no checkpoint holds a NaN).
+  """
+  config_lib.validate(config, num_local_devices=jax.local_device_count(),
+                      process_count=jax.process_count())
+  checkpoint.check_writable(workdir)
+  is_chief = jax.process_index() == 0
+  nets, g_tx, d_tx, state = train_lib.create_train_state(
+      config, jax.random.PRNGKey(config.seed))
+  manager = checkpoint.create_manager(workdir, config.keep_checkpoints)
+  state, start_step = checkpoint.restore_latest(manager, state)
+  if is_chief:
+    checkpoint.write_config(workdir, config)
+  writer = metric_writers.create_default_writer(workdir,
+                                                just_logging=not is_chief)
+  if start_step >= config.num_steps:
+    logging.info('Nothing to do: checkpoint step %d >= num_steps %d.',
+                 start_step, config.num_steps)
+    return state
+  if start_step == 0:
+    flat = flatten_dict(config.to_dict(), sep='.')
+    writer.write_hparams({k: str(v) for k, v in sorted(flat.items())})
+  else:
+    print(f'Resuming from step {start_step}.', flush=True)
+
+  train_iter = input_pipeline.create_train_iterator(
+      config, num_local_devices=jax.local_device_count(),
+      start_step=start_step, process_index=jax.process_index(),
+      process_count=jax.process_count())
+  eval_data = input_pipeline.load_eval_data(config, num_masks_per_image=1)
+  sample_batch = {k: eval_data[k][:8] for k in ('image', 'mask')}
+  sample_fn = jax.jit(functools.partial(train_lib.sample_images, nets))
+  p_d_step, p_g_step = train_lib.make_pmapped_steps(config, nets, g_tx, d_tx)
+  p_state = flax.jax_utils.replicate(state)
+  del state
+
+  skips = faults.SkipCounter(config.max_nonfinite_skips)
+  # Skip flags are read one iteration late, so the host never waits for the
+  # device just to count them.
+  pending = None
+  t_last, s_last = time.time(), start_step
+  with faults.SignalFlag() as stop:
+    for step in range(start_step, config.num_steps):
+      batch = next(train_iter)
+      p_state, d_metrics = p_d_step(p_state, batch)
+      p_state, g_metrics = p_g_step(p_state, batch)
+      done = step + 1
+      if pending:
+        _count_skips(skips, *pending)
+      pending = (done, d_metrics['d_skipped'], g_metrics['g_skipped'])
+      if done % config.log_every == 0 or done == config.num_steps:
+        _count_skips(skips, *pending)
+        pending = None
+        metrics = jax.device_get(flax.jax_utils.unreplicate(
+            {**d_metrics, **g_metrics}))
+        now = time.time()
+        steps_per_sec = (done - s_last) / max(now - t_last, 1e-9)
+        t_last, s_last = now, done
+        scalars = {k: float(v) for k, v in metrics.items()}
+        scalars['steps_per_sec'] = steps_per_sec
+        scalars['images_per_sec'] = steps_per_sec * config.batch_size
+        scalars['nonfinite_skips'] = skips.total
+        writer.write_scalars(done, scalars)
+        if is_chief:
+          _print_progress(done, config.num_steps, steps_per_sec, scalars)
+      if is_chief and (done % config.image_every == 0
+                       or done == config.num_steps):
+        ema = flax.jax_utils.unreplicate(p_state.ema_params)
+        _write_samples(writer, workdir, done, sample_fn, ema, sample_batch)
+      saved = done % config.checkpoint_every == 0 or done == config.num_steps
+      if saved:
+        checkpoint.save(manager, flax.jax_utils.unreplicate(p_state))
+      if stop.signum is not None:
+        if not saved:
+          checkpoint.save(manager, flax.jax_utils.unreplicate(p_state),
+                          force=True)
+        writer.flush()
+        raise faults.Interrupted(stop.signum, done)
+  if pending:
+    _count_skips(skips, *pending)
+  writer.flush()
+  return jax.device_get(flax.jax_utils.unreplicate(p_state))
