@@ -12,8 +12,10 @@ with a NaN or inf is ever written, and a save that would not fit on the disk
 fails before it writes anything.
 """
 import errno
+import glob
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -108,10 +110,18 @@ def save(manager: ocp.CheckpointManager, state, *, force: bool = False) -> bool:
                   'the workdir, then rerun to resume.')
   try:
     saved = manager.save(step, args=ocp.args.StandardSave(tree), force=force)
-  except OSError as e:
-    raise OSError(e.errno, f'Could not write checkpoint step {step} to '
-                  f'{directory}: {e.strerror or e}; {kept}. Free space or '
-                  'fix the directory, then rerun to resume.') from e
+  except (OSError, ValueError) as e:
+    # Tensorstore reports failed writes as ValueError with the OS error code.
+    _mute_closed_loop_noise()
+    pattern = os.path.join(directory, f'{step}.orbax-checkpoint-tmp*')
+    for tmp in glob.glob(pattern):
+      shutil.rmtree(tmp, ignore_errors=True)  # Give the space back.
+    match = re.search(r"os_error_code='(\d+)'", str(e))
+    code = getattr(e, 'errno', None) or (int(match[1]) if match else errno.EIO)
+    raise OSError(code, f'Could not write checkpoint step {step} to '
+                  f'{directory} ({os.strerror(code)}): {str(e)[:300]}; '
+                  f'{kept}. Free space or fix the directory, then rerun to '
+                  'resume.') from e
   return bool(saved)
 
 
