@@ -38,13 +38,27 @@ def save_png(path: str, image: np.ndarray) -> None:
   Image.fromarray(image).save(path)
 
 
+def _to_8bit(im: Image.Image) -> Image.Image:
+  """16/32-bit grayscale scaled to 8 bits (PIL's convert would clip at 255)."""
+  if im.mode.startswith('I'):
+    x = np.asarray(im).astype(np.float64)
+    scale = 257.0 if x.max(initial=0) <= 65535 else 16843009.0
+    return Image.fromarray(np.clip(np.round(x / scale), 0, 255).astype(
+        np.uint8))
+  return im
+
+
 def read_image(path: str) -> np.ndarray:
-  """Reads any PIL-readable image as uint8 [H, W, 3]."""
+  """Reads any PIL-readable image as uint8 [H, W, 3].
+
+  Grayscale is repeated to RGB, palette images are expanded, alpha is
+  dropped, and 16-bit images are scaled to 8 bits.
+  """
   with Image.open(path) as im:
-    return np.asarray(im.convert('RGB'))
+    return np.asarray(_to_8bit(im).convert('RGB'))
 
 
 def read_mask(path: str) -> np.ndarray:
-  """Reads a mask image as bool [H, W]; white (> 127) = hole."""
+  """Reads a mask image as bool [H, W]; white (> 127 of 255) = hole."""
   with Image.open(path) as im:
-    return np.asarray(im.convert('L')) > 127
+    return np.asarray(_to_8bit(im).convert('L')) > 127

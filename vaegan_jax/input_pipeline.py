@@ -164,10 +164,12 @@ def _folder_dataset(config, indices: tf.data.Dataset, process_index: int,
   """Each process reads its shard in a fresh seeded permutation per epoch."""
   folder = config.data.folder
   usable, skipped, ignored = image_files.list_folder_images(folder)
-  logging.info('Image folder %s: %d usable, %d skipped%s; %d other files '
-               'ignored.', folder, len(usable), len(skipped),
-               ''.join(f'; {os.path.relpath(p, folder)}: {r}'
-                       for p, r in skipped[:5]), ignored)
+  # A warning when anything was left out, so train.py's terminal shows it.
+  log = logging.warning if skipped or ignored else logging.info
+  log('Image folder %s: %d usable, %d skipped%s; %d other files ignored.',
+      folder, len(usable), len(skipped),
+      ''.join(f'; {os.path.relpath(p, folder)}: {r}' for p, r in skipped[:5]),
+      ignored)
   if not usable:
     raise ValueError(
         f'No usable images in config.data.folder={folder!r} ({len(skipped)} '
