@@ -192,3 +192,25 @@ def test_bad_arguments_raise():
     masks.generate_mask_of_type('circle', tf.constant([0, 0]), 16, 16)
   with pytest.raises(ValueError, match='positive'):
     masks.generate_mask_of_type('box', tf.constant([0, 0]), 0, 16)
+
+
+def test_batched_masks_match_single_masks():
+  # Whatever batch a mask is drawn in (and at whatever position), it is the
+  # same mask; retries and the exact-box fallback are exercised by a narrow
+  # ratio range.
+  for config in (make_config(), make_config(0.3, 0.32), only('thick')):
+    batch = masks.masks_for_indices(5, [3, 9, 4, 100], 24, 40, config).numpy()
+    for row, index in zip(batch, [3, 9, 4, 100]):
+      np.testing.assert_array_equal(
+          row, masks.mask_for_index(5, index, 24, 40, config).numpy())
+
+
+def test_vectorised_seeds_match_fold_in():
+  # masks_for_indices relies on fold_in(base, i) == [f(base), i].
+  base = tf.constant([0, 5], tf.int64)
+  for i in (0, 7, 2**40):
+    got = tf.random.experimental.stateless_fold_in(
+        base, tf.constant(i, tf.int64)).numpy()
+    want0 = tf.random.experimental.stateless_fold_in(
+        base, tf.constant(0, tf.int64)).numpy()[0]
+    assert got.tolist() == [want0, i]

@@ -110,18 +110,24 @@ def _finish(crop: tf.Tensor, flip: tf.Tensor, size: int) -> tf.Tensor:
 
 @functools.lru_cache(maxsize=8)
 def _mask_fn(seed: int, size: int, masks_json: str):
-  """int64 example index -> float32 [size, size, 1] mask, 1 = hole."""
+  """int64 example indices [m] -> [m, size, size, 1] float32 masks, 1 = hole."""
   # Traced once per (seed, size, mask config) and reused across pipelines.
   masks_config = ml_collections.ConfigDict(json.loads(masks_json))
   return tf.function(
-      lambda g: masks.mask_for_index(seed, g, size, size, masks_config)
-  ).get_concrete_function(tf.TensorSpec([], tf.int64))
+      lambda g: masks.masks_for_indices(seed, g, size, size, masks_config)
+  ).get_concrete_function(tf.TensorSpec([None], tf.int64))
 
 
-def _with_mask(image: tf.Tensor, g: tf.Tensor, config):
+def _with_index(image: tf.Tensor, g: tf.Tensor, config):
+  # The mask is drawn later, for a whole batch at once (_add_masks).
+  del config
+  return {'image': image, 'index': tf.cast(g, tf.int64)}
+
+
+def _add_masks(batch, config):
   mask_fn = _mask_fn(config.seed, config.image_size,
                      config.masks.to_json(sort_keys=True))
-  return {'image': image, 'mask': mask_fn(tf.cast(g, tf.int64))}
+  return {'image': batch['image'], 'mask': mask_fn(batch['index'])}
 
 
 def _train_image(image: tf.Tensor, g: tf.Tensor, config) -> tf.Tensor:
@@ -153,7 +159,7 @@ def _embedded_dataset(config, indices: tf.data.Dataset) -> tf.data.Dataset:
     row0, h, w = tf.unstack(layout[i])
     y0, x0, side = _crop_box(u, h, w, config)
     crop = tf.slice(buffer, [row0 + y0, x0, 0], [side, side, 3])
-    return _with_mask(_finish(crop, u[3] < 0.5, config.image_size), g,
+    return _with_index(_finish(crop, u[3] < 0.5, config.image_size), g,
                       config)
 
   return indices.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
@@ -188,7 +194,7 @@ def _folder_dataset(config, indices: tf.data.Dataset, process_index: int,
     j = tf.random.experimental.index_shuffle(k % n, epoch_seed, n - 1)
     image = image_files.decode(tf.io.read_file(files[j]),
                     lambda image: _train_image(image, g, config))
-    return _with_mask(image, g, config)
+    return _with_index(image, g, config)
 
   # PIL vetted every file; a file TF still rejects should not end a long run.
   return indices.map(fn, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors(
@@ -245,7 +251,7 @@ def _tfds_dataset(config, indices, start_step, process_index, process_count):
 
   def fn(encoded, k_g):
     image = image_files.decode(encoded, lambda image: _train_image(image, k_g[1], config))
-    return _with_mask(image, k_g[1], config)
+    return _with_index(image, k_g[1], config)
 
   return tf.data.Dataset.zip(ds, indices).map(
       fn, num_parallel_calls=tf.data.AUTOTUNE)
@@ -291,6 +297,8 @@ def create_train_iterator(config, *, num_local_devices: int,
   options = tf.data.Options()
   options.deterministic = True
   ds = ds.with_options(options).batch(local_batch, drop_remainder=True)
+  ds = ds.map(lambda b: _add_masks(b, config),
+              num_parallel_calls=tf.data.AUTOTUNE)
   ds = ds.prefetch(config.data.prefetch)
   return ({k: v.reshape((num_local_devices, per_device) + v.shape[1:])
            for k, v in batch.items()} for batch in ds.as_numpy_iterator())
@@ -346,11 +354,11 @@ def load_eval_data(config, *, num_masks_per_image: int = 4,
               f'{name}[{i}]')
              for i, x in enumerate(ds.take(_MAX_EVAL_IMAGES))]
   n = len(views) * num_masks_per_image
-  mask_ds = tf.data.Dataset.range(n).map(_mask_fn(
-      EVAL_MASK_SEED, size, config.masks.to_json(sort_keys=True)))
+  mask_fn = _mask_fn(EVAL_MASK_SEED, size,
+                     config.masks.to_json(sort_keys=True))
   return {
       'image': np.stack([v for v, _ in views] * num_masks_per_image),
-      'mask': next(iter(mask_ds.batch(n))).numpy(),
+      'mask': mask_fn(tf.range(n, dtype=tf.int64)).numpy(),
       'name': [f'{name}/m{m}' for m in range(num_masks_per_image)
                for _, name in views],
   }

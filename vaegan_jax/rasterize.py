@@ -11,12 +11,14 @@ _BIG = 1e9
 _BLOCK = 16  # Prefix sums run within 16-pixel blocks, then across blocks.
 
 
-def capsule_spans(a, b, radius, active, caps, height):
+def capsule_spans(a, b, radius, active, caps, height, row_offset=None):
   """Row spans of capsules, the points within `radius` of segments a-b.
 
   a, b: float32 [N, 2] ends (x, y), pixel (i, j) being at (j, i); radius:
-  float32 [N]; active, caps: bool [N] (no caps: a rectangle).  Returns float32
-  rows, lo, hi [P]: pixel (row, x) is covered iff lo <= x <= hi.
+  float32 [N]; active, caps: bool [N] (no caps: a rectangle).  Rows are
+  clipped to [0, height) and then shifted by row_offset (float32 [N]), which
+  stacks several masks into one tall image.  Returns float32 rows, lo, hi
+  [P]: pixel (row, x) is covered iff lo <= x <= hi.
   """
   ax, ay, bx, by = tf.unstack(tf.concat([a, b], 1), axis=1)
   first = tf.maximum(tf.math.ceil(tf.minimum(ay, by) - radius), 0.)
@@ -36,12 +38,21 @@ def capsule_spans(a, b, radius, active, caps, height):
   params = tf.stack([
       first - ends + count, ay, ax, dx, dy, tf.where(caps, radius**2, -1.),
       -uy * inv_x, ux * inv_y, tf.minimum(along, 0.), tf.maximum(along, 0.),
-      tf.abs(radius * inv_y)], 1)
+      tf.abs(radius * inv_y),
+      tf.zeros_like(radius) if row_offset is None else row_offset], 1)
   # Only the rows a capsule touches are visited.  Unstacked, every op below
   # runs on [P] vectors; broadcasting over small inner axes is slow in Eigen.
+  # Each row's capsule: a running count of the capsule starts passed, which
+  # is cheaper than a searchsorted or a tf.repeat (whose cost grows with
+  # capsules x longest capsule).
+  nonempty = tf.where(count > 0.)[:, 0]
+  starts = tf.math.unsorted_segment_sum(
+      tf.ones_like(nonempty, tf.float32),
+      tf.cast(tf.gather(ends - count, nonempty), tf.int32),
+      tf.cast(ends[-1], tf.int32))
+  capsule = tf.gather(nonempty, tf.cast(tf.cumsum(starts) - 1., tf.int32))
   (row0, ay, ax, dx, dy, r2, k_along, k_across, along_lo, along_hi,
-   across) = tf.unstack(tf.gather(
-       params, tf.searchsorted(ends, pos, side='right')), axis=1)
+   across, offset) = tf.unstack(tf.gather(params, capsule), axis=1)
   rows = row0 + pos
   t = rows - ay
   # With z = x - ax, the body is 0 <= z ux + t uy <= length and
@@ -59,13 +70,16 @@ def capsule_spans(a, b, radius, active, caps, height):
   chord_a, chord_b = chord(t), chord(t - dy)
   lo = tf.minimum(tf.minimum(lo, -chord_a), dx - chord_b) + ax
   hi = tf.maximum(tf.maximum(hi, chord_a), dx + chord_b) + ax
-  return rows, lo, hi
+  return rows + offset, lo, hi
 
 
 def render(rows, lo, hi, height, width):
-  """Rasterises row spans [P] into a float32 [height, width] 0/1 mask."""
+  """Rasterises row spans [P] into a float32 [height, width] 0/1 mask.
+
+  `height` may be a scalar tensor; `width` is a Python int.
+  """
   padded = -(-width // _BLOCK) * _BLOCK
-  dummy = float(height * padded)
+  dummy = tf.cast(height * padded, tf.float32)
   start = tf.math.ceil(tf.maximum(lo, 0.))
   stop = tf.floor(tf.minimum(hi, width - 1.)) + 1.
   valid = start < stop
