@@ -68,3 +68,19 @@ def test_bfloat16_params_stay_float32():
   assert out.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(out)))
   with pytest.raises(ValueError, match='model.dtype'):
     models.dtype_from_name('float8')
+
+
+def test_generator_shares_context_over_stacked_latents(nets_and_params):
+  # k latents per image: the same output as repeating the image k times.
+  config, nets, g_params, _ = nets_and_params
+  x = jax.random.uniform(jax.random.PRNGKey(1), (2, 16, 16, 3), minval=-1)
+  m = jnp.zeros((2, 16, 16, 1)).at[:, 4:12].set(1.0)
+  z = jax.random.normal(jax.random.PRNGKey(2),
+                        models.latent_shape(config.model, 16, 16, 6))
+  apply = lambda *a: nets.generator.apply({'params': g_params['generator']},
+                                          *a)
+  shared = apply(x, m, z)
+  repeated = apply(jnp.concatenate([x] * 3), jnp.concatenate([m] * 3), z)
+  np.testing.assert_allclose(shared, repeated, rtol=1e-5, atol=1e-5)
+  with pytest.raises(ValueError, match='multiple'):
+    apply(x, m, z[:5])

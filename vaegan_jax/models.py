@@ -109,6 +109,10 @@ class Generator(nn.Module):
 
   @nn.compact
   def __call__(self, masked_image, mask, z):
+    """z may hold k latents per image, stacked: [k * N, ...] -> [k * N, ...].
+
+    The context encoder then runs once per image instead of once per latent.
+    """
     h = jnp.concatenate([masked_image, mask], axis=-1).astype(self.dtype)
     h = _act(nn.Conv(self._width(0), (5, 5), dtype=self.dtype)(h))
     skips = []
@@ -116,6 +120,12 @@ class Generator(nn.Module):
       skips.append(h)
       h = _act(nn.Conv(self._width(level), (3, 3), strides=(2, 2),
                        dtype=self.dtype)(h))
+    k, rest = divmod(z.shape[0], h.shape[0])
+    if rest:
+      raise ValueError(f'z batch {z.shape[0]} is not a multiple of the image '
+                       f'batch {h.shape[0]}.')
+    if k > 1:
+      h, *skips = (jnp.concatenate([x] * k) for x in [h] + skips)
     h = jnp.concatenate([h, z.astype(self.dtype)], axis=-1)
     h = nn.Conv(self._width(self.num_down), (3, 3), dtype=self.dtype)(h)
     for d in self.dilations:
