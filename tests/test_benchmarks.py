@@ -1,0 +1,51 @@
+"""Every benchmark runs in its --smoke mode and writes the JSON it promises."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# (script, extra flags, keys the results must hold)
+CASES = [
+    ('train_step', ['--profile'],
+     ['median_step_s', 'median_fraction', 'd_gflop', 'g_gflop',
+      'images_per_s', 'profile']),
+    ('input_pipeline', [], ['sizes']),
+    ('masks', [], ['median', 'rates']),
+    ('inpaint', [], ['sizes', 'sweep']),
+]
+
+
+@pytest.mark.parametrize('name,flags,keys', CASES, ids=[c[0] for c in CASES])
+def test_smoke(name, flags, keys, tmp_path):
+  out = tmp_path / f'{name}.json'
+  env = dict(os.environ)
+  # One device: the benchmarks time single-device steps.
+  env.pop('XLA_FLAGS', None)
+  proc = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'benchmarks', f'{name}.py'),
+       '--smoke', '--json', str(out), *flags],
+      cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert '|' in proc.stdout  # the table
+  payload = json.loads(out.read_text())
+  assert payload['benchmark'] == name and payload['smoke']
+  for key in keys:
+    assert key in payload['results'], (key, sorted(payload['results']))
+  if name == 'train_step':
+    r = payload['results']
+    assert r['median_step_s'] > 0 and r['d_gflop'] > 0 and r['g_gflop'] > 0
+    assert 0 < r['median_fraction'] < 10
+    assert r['profile']['G']['top']
+  if name == 'input_pipeline':
+    for r in payload['results']['sizes'].values():
+      assert r['median_pipeline'] > 0 and r['median_step'] > 0
+  if name == 'masks':
+    for rates in payload['results']['median'].values():
+      assert all(v > 0 for v in rates.values())
+  if name == 'inpaint':
+    for r in payload['results']['sizes'].values():
+      assert r['compiles'] <= 1 and r['median_warm_s'] > 0
