@@ -10,6 +10,7 @@ import sys
 
 import jax
 import numpy as np
+import optax
 import pytest
 
 from configs import test as test_config
@@ -61,6 +62,34 @@ def test_steps_skip_non_finite_updates():
   assert not np.isfinite(float(gm['g_total']))
   assert int(s2.step) == int(s1.step) + 1  # data and noise stay keyed.
   _assert_trees_equal(s2.replace(step=s1.step), s1)
+
+
+@pytest.mark.parametrize('bad', [np.nan, np.inf, -np.inf, 1e20, None])
+def test_loss_and_grad_norm_check_agrees_with_whole_tree_check(bad):
+  """The steps test two scalars; that decides what a per-leaf test would."""
+  config = test_config.get_config()
+  tx = train_lib.make_optimizer(1e-3, config.optim, 10)
+  rng = np.random.RandomState(0)
+  params = {'a': rng.randn(3, 4).astype(np.float32),
+            'b': {'c': rng.randn(5).astype(np.float32)}}
+  grads = jax.tree_util.tree_map(lambda x: 1e3 * x, params)
+  if bad is not None:
+    grads['b']['c'][2] = bad  # 1e20: finite, but its square overflows.
+  opt_state = tx.init(params)
+  updates, opt_state = tx.update(grads, opt_state, params)
+  new_params = optax.apply_updates(params, updates)
+  ok = bool(faults.update_is_finite(np.float32(1.0), optax.tree.norm(grads)))
+  whole_tree = bool(faults.all_finite((grads, new_params, opt_state)))
+  if bad is None:
+    assert ok and whole_tree
+  elif np.isfinite(bad):
+    # Stricter than the per-leaf test: a gradient norm above sqrt(FLT_MAX)
+    # is skipped even though clipping would have kept the update finite.
+    assert not ok and whole_tree
+  else:
+    assert not ok and not whole_tree
+  assert not bool(faults.update_is_finite(np.float32(np.nan),
+                                          optax.tree.norm(params)))
 
 
 def test_skip_counter_stops_after_max_consecutive(caplog):

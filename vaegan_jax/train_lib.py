@@ -123,13 +123,14 @@ def encode_and_sample(nets, g_params, image, mask, key, axis_name):
 
 
 def _decode(nets, g_params, masked, mask, zs):
-  """One generator call on the latents `zs` stacked along the batch."""
-  k = len(zs)
-  out = nets.generator.apply(
-      {'params': g_params['generator']},
-      jnp.concatenate([masked] * k), jnp.concatenate([mask] * k),
-      jnp.concatenate(zs))
-  return jnp.split(out, k)
+  """One generator call on the latents `zs` stacked along the batch.
+
+  The images go in once: the generator takes k latents per image and runs
+  its context encoder once per image (models.Generator).
+  """
+  out = nets.generator.apply({'params': g_params['generator']}, masked, mask,
+                             jnp.concatenate(zs))
+  return jnp.split(out, len(zs))
 
 
 def discriminator_losses(d_params, g_params, image, mask, key, *, nets,
@@ -199,7 +200,10 @@ def generator_losses(g_params, d_params, image, mask, key, *, nets,
       'prior_valid': losses.masked_l1(x_p, image, 1.0 - mask),
       'prior_hole': losses.masked_l1(x_p, image, mask),
   }
-  total = (terms['recon'] + lc.kl_weight * terms['kl']
+  kl_loss = losses.kl_divergence(lat['mean_q'], lat['logvar_q'],
+                                 lat['mean_p'], lat['logvar_p'],
+                                 free_bits=lc.get('kl_free_bits', 0.0))
+  total = (terms['recon'] + lc.kl_weight * kl_loss
            + lc.feature_weight * terms['feature']
            + lc.adv_weight * terms['g_adv']
            + lc.prior_valid_weight * terms['prior_valid']
@@ -231,10 +235,8 @@ def d_step(state: TrainState, batch, *, nets, d_tx, loss_config,
                             d_opt_state=d_opt_state)
   metrics = _pmean(dict(terms, d_total=total,
                         d_grad_norm=optax.tree.norm(grads)), axis_name)
-  # Everything tested is pmean'd or computed from pmean'd values, so every
-  # device takes the same decision.
-  ok = faults.all_finite((metrics['d_total'], grads, new_state.d_params,
-                          new_state.d_opt_state))
+  # Both values are pmean'd, so every device takes the same decision.
+  ok = faults.update_is_finite(metrics['d_total'], metrics['d_grad_norm'])
   metrics['d_skipped'] = 1.0 - ok.astype(jnp.float32)
   return faults.keep_if_finite(ok, new_state, state), metrics
 
@@ -243,8 +245,8 @@ def g_step(state: TrainState, batch, *, nets, g_tx, loss_config,
            ema_decay: float, axis_name: Optional[str] = AXIS):
   """Encoder + generator update, then EMA; advances `state.step`.
 
-  A non-finite loss, gradient or result leaves the weights, optimizer state
-  and EMA unchanged and sets metrics['g_skipped'] to 1 (d_step: 'd_skipped').
+  A non-finite loss or gradient leaves the weights, optimizer state and EMA
+  unchanged and sets metrics['g_skipped'] to 1 (d_step: 'd_skipped').
   """
   image, mask = _to_model_range(batch)
   grad_fn = jax.value_and_grad(generator_losses, has_aux=True)
@@ -264,8 +266,7 @@ def g_step(state: TrainState, batch, *, nets, g_tx, loss_config,
                             ema_params=ema)
   metrics = _pmean(dict(terms, g_total=total,
                         g_grad_norm=optax.tree.norm(grads)), axis_name)
-  ok = faults.all_finite((metrics['g_total'], grads, g_params, g_opt_state,
-                          ema))
+  ok = faults.update_is_finite(metrics['g_total'], metrics['g_grad_norm'])
   metrics['g_skipped'] = 1.0 - ok.astype(jnp.float32)
   # A skipped iteration still counts: data and noise stay keyed by step.
   new_state = faults.keep_if_finite(ok, new_state, state)
