@@ -45,6 +45,9 @@ def get_config():
   config.model.latent_channels = 16  # spatial latent at H/2**num_down.
   config.model.dilations = (1, 2, 4, 8)  # residual blocks at the bottleneck.
   config.model.encoder_channels = 16
+  # 'pyramid': G refines a parameter-free push-pull fill of the holes
+  # (models.pyramid_fill); 'none': G paints the holes from scratch.
+  config.model.initial_fill = 'pyramid'
   config.model.disc_channels = 32
   config.model.disc_layers = 3
   config.model.dtype = 'float32'     # compute dtype; params stay float32.
@@ -55,6 +58,7 @@ def get_config():
   config.loss.hole_weight = 6.0
   config.loss.valid_weight = 1.0
   config.loss.kl_weight = 0.05
+  config.loss.kl_free_bits = 0.0     # nats per latent channel free of KL.
   config.loss.feature_weight = 1.0   # Larsen's learned similarity (Dis_l).
   config.loss.adv_weight = 0.1
   config.loss.adv_kind = 'nonsaturating'  # or 'hinge'.

@@ -2,6 +2,7 @@
 import math
 
 import chex
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -81,3 +82,17 @@ def test_r1_penalty_linear_discriminator():
   got = losses.r1_penalty(lambda v: 3.0 * jnp.sum(v, axis=(1, 2, 3)), x)
   np.testing.assert_allclose(got, 0.5 * 9 * 18, rtol=1e-6)
   chex.assert_shape(got, ())
+
+
+def test_kl_free_bits():
+  zero = jnp.zeros((2, 3, 3, 2))
+  # Channel 0 has KL 0.5 per element, channel 1 has 0: free bits 0.2 lifts
+  # channel 1 to 0.2 and leaves channel 0 alone.
+  mean_q = zero.at[..., 0].set(1.0)
+  np.testing.assert_allclose(
+      losses.kl_divergence(mean_q, zero, zero, zero, free_bits=0.2), 0.35,
+      rtol=1e-6)
+  grad = jax.grad(lambda m: losses.kl_divergence(m, zero, zero, zero,
+                                                 free_bits=0.2))(mean_q)
+  assert float(jnp.abs(grad[..., 1]).max()) == 0.0
+  assert float(jnp.abs(grad[..., 0]).min()) > 0.0

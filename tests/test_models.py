@@ -50,6 +50,12 @@ def test_noise_changes_output(nets_and_params):
   m = jnp.ones((1, 16, 16, 1))
   eps = jax.random.normal(jax.random.PRNGKey(3),
                           models.latent_shape(config.model, 16, 16, 1))
+  # The residual head starts at zero (output = pyramid fill), so perturb the
+  # weights as training would.
+  keys = iter(jax.random.split(jax.random.PRNGKey(4), 100))
+  g_params = dict(g_params, generator=jax.tree_util.tree_map(
+      lambda p: p + 0.05 * jax.random.normal(next(keys), p.shape),
+      g_params['generator']))
   a = models.complete(nets, g_params, x, m)
   b = models.complete(nets, g_params, x, m, eps)
   assert float(jnp.max(jnp.abs(a - b))) > 1e-4
@@ -84,3 +90,37 @@ def test_generator_shares_context_over_stacked_latents(nets_and_params):
   np.testing.assert_allclose(shared, repeated, rtol=1e-5, atol=1e-5)
   with pytest.raises(ValueError, match='multiple'):
     apply(x, m, z[:5])
+
+
+@pytest.mark.parametrize('h,w', [(16, 16), (13, 21), (1, 5)])
+def test_pyramid_fill(h, w):
+  x = jax.random.uniform(jax.random.PRNGKey(5), (2, h, w, 3), minval=-1)
+  m = (jax.random.uniform(jax.random.PRNGKey(6), (2, h, w, 1)) > 0.6
+       ).astype(jnp.float32).at[0, 0, 0].set(0.0)
+  fill = models.pyramid_fill(x * (1 - m), m)
+  assert fill.shape == x.shape
+  np.testing.assert_array_equal(fill * (1 - m), x * (1 - m))
+  # Every fill is a weighted mean of visible pixels: inside their range.
+  for i in range(2):
+    visible = np.asarray(x[i])[np.asarray(m[i, ..., 0]) == 0]
+    assert float(fill[i].min()) >= visible.min() - 1e-5
+    assert float(fill[i].max()) <= visible.max() + 1e-5
+  # A constant image is filled with that constant; a full mask with zeros.
+  const = jnp.full((1, h, w, 3), 0.3)
+  np.testing.assert_allclose(models.pyramid_fill(const * (1 - m[:1]), m[:1]),
+                             const, atol=1e-6)
+  np.testing.assert_array_equal(
+      models.pyramid_fill(x, jnp.ones_like(m)), jnp.zeros_like(x))
+
+
+def test_pyramid_generator_starts_at_the_fill(nets_and_params):
+  config, nets, g_params, _ = nets_and_params
+  assert config.model.initial_fill == 'pyramid'
+  x = jax.random.uniform(jax.random.PRNGKey(1), (2, 16, 16, 3), minval=-1)
+  m = jnp.zeros((2, 16, 16, 1)).at[:, 4:12, 2:9].set(1.0)
+  np.testing.assert_allclose(models.complete(nets, g_params, x, m),
+                             models.pyramid_fill(x * (1 - m), m), atol=1e-6)
+  config.model.initial_fill = 'magic'
+  with pytest.raises(ValueError, match='initial_fill'):
+    models.init_params(jax.random.PRNGKey(0), models.create_networks(
+        config.model), config.model, 16)

@@ -1,13 +1,14 @@
 """Classical inpainting baselines: OpenCV Telea / Navier-Stokes, biharmonic, mean.
 
 These are what a CPU user would otherwise reach for; eval.py scores them
-side by side with the model on the same images and masks.
+side by side with the model on the same images and masks.  'pyramid' is the
+parameter-free push-pull fill the generator starts from (models.pyramid_fill).
 """
 from typing import Callable, Dict
 
 import numpy as np
 
-METHODS = ('telea', 'navier_stokes', 'biharmonic', 'mean')
+METHODS = ('telea', 'navier_stokes', 'biharmonic', 'mean', 'pyramid')
 _CV2_RADIUS = 3  # OpenCV's usual neighbourhood radius, in pixels.
 
 
@@ -32,11 +33,20 @@ def _mean(image, hole):
   return np.broadcast_to(fill, image.shape).astype(np.float32)
 
 
+def _pyramid(image, hole):
+  # The model's own starting point (models.pyramid_fill): what G adds to it
+  # is the difference between this row and the model's.
+  from vaegan_jax import models  # pylint: disable=g-import-not-at-top
+  mask = hole[None, ..., None].astype(np.float32)
+  return np.asarray(models.pyramid_fill(image[None] * (1 - mask), mask))[0]
+
+
 _FNS: Dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     'telea': _cv2('INPAINT_TELEA'),
     'navier_stokes': _cv2('INPAINT_NS'),
     'biharmonic': _biharmonic,
     'mean': _mean,
+    'pyramid': _pyramid,
 }
 
 

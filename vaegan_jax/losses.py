@@ -42,11 +42,21 @@ def masked_l1(pred, target, region):
   return total / jnp.maximum(jnp.sum(region), 1.0)
 
 
-def kl_divergence(mean_q, logvar_q, mean_p, logvar_p):
-  """KL(q || p) of diagonal Gaussians, averaged over latent elements."""
+def kl_divergence(mean_q, logvar_q, mean_p, logvar_p, free_bits: float = 0.0):
+  """KL(q || p) of diagonal Gaussians, averaged over latent elements.
+
+  With free_bits > 0 each latent channel's KL (nats per element, averaged
+  over batch and positions) counts as at least free_bits ("free bits",
+  Kingma et al. 2016): below it the KL has no gradient, so the posterior may
+  carry that much information about the hole instead of collapsing onto the
+  prior, which keeps prior samples diverse.
+  """
   kl = 0.5 * (logvar_p - logvar_q
               + (jnp.exp(logvar_q) + jnp.square(mean_q - mean_p))
               * jnp.exp(-logvar_p) - 1.0)
+  if free_bits > 0:
+    per_channel = jnp.mean(kl.reshape(-1, kl.shape[-1]), axis=0)
+    return jnp.mean(jnp.maximum(per_channel, free_bits))
   return jnp.mean(kl)
 
 
