@@ -1,5 +1,8 @@
 """inpaint(): exact known pixels, any size, dtypes, batching, sampling."""
+import collections
+
 import jax
+import jax.monitoring
 import numpy as np
 import pytest
 
@@ -84,3 +87,63 @@ def test_bad_inputs_raise_value_error(params):
                       np.zeros((16, 16), bool))
   with pytest.raises(ValueError, match='num_samples'):
     inference.inpaint(params, image, np.zeros((16, 16), bool), num_samples=0)
+
+
+def test_bucket_ladder():
+  for factor in (1, 4, 8):
+    sizes = [inference._bucket(n, factor) for n in range(1, 2049)]
+    assert sizes == sorted(sizes)
+    for n, b in enumerate(sizes, start=1):
+      multiple = -(-n // factor) * factor
+      assert b % factor == 0 and multiple <= b < 1.25 * multiple, (n, b)
+    buckets = sorted(set(sizes))
+    for lo in (64, 128, 256, 512, 1024):  # at most 4 sizes per octave
+      assert len([b for b in buckets if lo < b <= 2 * lo]) <= 4
+  assert [inference._bucket(n, 8) for n in (1, 9, 33, 57, 65, 300, 437)] == [
+      8, 16, 40, 64, 80, 320, 448]
+  assert [inference._bucket(n) for n in (1, 4, 5, 8, 9, 11, 17)] == [
+      1, 4, 5, 8, 10, 12, 20]
+
+
+def test_padding_reflects_image_and_mask():
+  x = np.arange(2 * 5 * 6 * 1, dtype=np.float32).reshape(2, 5, 6, 1)
+  p = inference._pad(x, (3, 8, 8))
+  assert p.shape == (3, 8, 8, 1)
+  np.testing.assert_array_equal(p[:2, :5, :6], x)
+  np.testing.assert_array_equal(p[:2, 5:, :6], x[:, 3:0:-1])  # reflected
+  np.testing.assert_array_equal(p[:2, :5, 6:], x[:, :, 4:2:-1])
+  np.testing.assert_array_equal(p[2], p[1])
+  # Too short to reflect: edge.
+  np.testing.assert_array_equal(inference._pad(x[:, :1], (2, 4, 6))[:, 1:],
+                                np.repeat(x[:, :1], 3, axis=1))
+
+
+_BACKEND_COMPILES = []
+jax.monitoring.register_event_duration_secs_listener(
+    lambda event, duration, **_: _BACKEND_COMPILES.append(event) if event ==
+    '/jax/core/compile/backend_compile_duration' else None)
+
+
+def test_nearby_sizes_share_compiled_models(params, monkeypatch):
+  monkeypatch.setattr(inference, '_EXECUTABLES', collections.OrderedDict())
+  rng = np.random.RandomState(0)
+  # 12 sizes in [65, 97)^2: 8 x 8 multiples of 4 (downsampling factor 4)
+  # but only 2 x 2 buckets (80, 96); batches 9 and 10 share bucket 10.
+  sizes = [(int(rng.randint(65, 97)), int(rng.randint(65, 97)))
+           for _ in range(12)]
+  assert len(set(sizes)) == 12
+  before = len(_BACKEND_COMPILES)
+  for i, (h, w) in enumerate(sizes):
+    image = _image((9 + i % 2, h, w, 3), np.uint8, seed=i)
+    mask = np.zeros((h, w), bool)
+    mask[h // 2:, w - 20:] = True  # touches the padded border
+    out = inference.inpaint(params, image, mask)
+    assert out.shape == image.shape and out.dtype == image.dtype
+    np.testing.assert_array_equal(out[:, ~mask], image[:, ~mask])
+    if i == 0:  # Hole pixels (and the padding that mirrors them) unused.
+      other = np.where(mask[..., None], 255 - image, image)
+      np.testing.assert_array_equal(inference.inpaint(params, other, mask),
+                                    out)
+  shapes = set(key[1] for key in inference._EXECUTABLES)
+  assert shapes <= {(10, hb, wb) for hb in (80, 96) for wb in (80, 96)}
+  assert len(_BACKEND_COMPILES) - before <= len(shapes), shapes

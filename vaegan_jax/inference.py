@@ -146,14 +146,39 @@ def _executable(params: InpaintParams, shape: Tuple[int, int, int],
   return _EXECUTABLES[key]
 
 
-def _pad_to_multiple(x, factor):
-  """Reflect-pads H and W up to multiples of `factor` ([N, H, W, C])."""
-  h, w = x.shape[1:3]
-  ph, pw = -h % factor, -w % factor
-  if not (ph or pw):
-    return x
-  mode = 'reflect' if (h > ph and w > pw) else 'edge'
-  return np.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
+def _bucket(n: int, factor: int = 1) -> int:
+  """The padded size of a side of n: one of a few sizes per octave.
+
+  The smallest factor * q >= n where q is 1, 2, 3, 4 or m * 2**e with
+  m in {4, 5, 6, 7}.  With factor 8 the sizes are 8, 16, 24, 32, 40, 48,
+  56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, ...: at most four per
+  octave, so nearby sizes share a compiled model, and a side grows by less
+  than 25% over the next multiple of factor (powers of two stay as they
+  are).  factor 1 gives the batch sizes 1..8, 10, 12, 14, 16, 20, 24, ...
+  """
+  q = -(-n // factor)
+  if q > 4:
+    e = q.bit_length() - 3
+    q = -(-q // (1 << e)) << e
+  return q * factor
+
+
+def _pad(x: np.ndarray, shape: Tuple[int, int, int]) -> np.ndarray:
+  """Pads [N, H, W, C] at the end to [*shape, C].
+
+  H and W are reflected (edge-repeated where a side is too short to
+  reflect), so the padding looks like the image around it and the model
+  sees no artificial border; extra batch entries repeat the last one and
+  are dropped afterwards.
+  """
+  for axis, size in enumerate(shape):
+    pad = size - x.shape[axis]
+    if pad:
+      widths = [(0, 0)] * x.ndim
+      widths[axis] = (0, pad)
+      mode = 'reflect' if axis and x.shape[axis] > pad else 'edge'
+      x = np.pad(x, widths, mode=mode)
+  return x
 
 
 def inpaint(params: InpaintParams, image, mask, *, rng=None,
@@ -189,13 +214,17 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
   n, h, w = orig.shape[:3]
   factor = params.downsampling_factor
   sampled = num_samples is not None or rng is not None
-  run = _executable(params, (n, h + -h % factor, w + -w % factor), sampled)
+  # Padded to buckets, so that nearby sizes reuse one compiled model.  The
+  # mask is padded like the image: the padding is known wherever it mirrors
+  # known pixels, and a hole where it mirrors a hole.
+  shape = (_bucket(n), _bucket(h, factor), _bucket(w, factor))
+  run = _executable(params, shape, sampled)
   x = (orig.astype(np.float32) / 255.0 if orig.dtype == np.uint8
        else orig.astype(np.float32))
-  xp = _pad_to_multiple(x, factor)
-  mp = _pad_to_multiple(hole[..., None].astype(np.float32), factor)
-  latent = models.latent_shape(params.model_config, xp.shape[1], xp.shape[2],
-                               n)
+  xp = _pad(x, shape)
+  mp = _pad(hole[..., None].astype(np.float32), shape)
+  latent = models.latent_shape(params.model_config, shape[1], shape[2],
+                               shape[0])
   if not sampled:
     eps_list = [None]
   else:
@@ -205,7 +234,7 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
   outs = []
   for eps in eps_list:
     try:
-      out = np.asarray(run(params.params, xp, mp, eps))[:, :h, :w]
+      out = np.asarray(run(params.params, xp, mp, eps))[:n, :h, :w]
     except jax.errors.JaxRuntimeError as e:
       if 'RESOURCE_EXHAUSTED' not in str(e):
         raise
