@@ -3,6 +3,7 @@
   python eval.py --workdir workdirs/default
   python eval.py --workdir workdirs/default --baselines all
   python eval.py --workdir workdirs/default --image_size 128
+  python eval.py --workdir pretrained/vaegan64 --folder ~/my_photos
 
 Prints a table per method and hole-ratio bucket (PSNR, SSIM, L1 in the hole,
 detail ratio) and the diversity of prior samples; writes eval_<S>px.json and
@@ -28,6 +29,9 @@ flags.DEFINE_string('baselines', 'none',
 flags.DEFINE_integer('num_samples', 8, 'Prior samples for diversity (0: off).')
 flags.DEFINE_string('output_dir', None, 'Default: <workdir>/eval.')
 flags.DEFINE_integer('step', None, 'Checkpoint step (default: the latest).')
+flags.DEFINE_string('folder', None,
+                    'Evaluate on the centre squares of the images in this '
+                    'folder instead of the held-out set.')
 flags.mark_flag_as_required('workdir')
 
 
@@ -47,7 +51,7 @@ def main(argv):
       FLAGS.workdir, image_size=FLAGS.image_size,
       num_masks_per_image=FLAGS.num_masks_per_image,
       baselines=baselines.parse_methods(FLAGS.baselines),
-      num_samples=FLAGS.num_samples, step=FLAGS.step)
+      num_samples=FLAGS.num_samples, step=FLAGS.step, folder=FLAGS.folder)
   tag = f"{result['image_size']}px"
   print(f"Held-out evaluation of {FLAGS.workdir} (step {result['step']}, "
         f"{result['num_images']} images at {tag}):")
@@ -55,6 +59,7 @@ def main(argv):
   out_dir = FLAGS.output_dir or os.path.join(FLAGS.workdir, 'eval')
   os.makedirs(out_dir, exist_ok=True)
   tag += f'_step{FLAGS.step}' if FLAGS.step is not None else ''
+  tag += '_folder' if FLAGS.folder else ''
   json_path = os.path.join(out_dir, f'eval_{tag}.json')
   with open(json_path, 'w') as f:
     json.dump(evaluate.to_json(result), f, indent=2)

@@ -71,3 +71,18 @@ def test_train_resume_inpaint_eval(tmp_path):
   assert result['results']['vaegan']['all']['psnr'] > 0
   assert result['diversity']['pairwise_hole_l1'] > 0
   assert os.path.isfile(os.path.join(workdir, 'eval', 'eval_16px.png'))
+
+  # Any folder of photos instead of the held-out set.
+  photos = tmp_path / 'photos'
+  photos.mkdir()
+  rng = np.random.default_rng(0)
+  for i, shape in enumerate([(40, 30, 3), (20, 50, 3)]):
+    images.save_png(str(photos / f'{i}.png'),
+                    rng.integers(0, 256, shape, dtype=np.uint8))
+  from vaegan_jax import evaluate  # pylint: disable=g-import-not-at-top
+  result = evaluate.run(workdir, folder=str(photos), num_masks_per_image=2,
+                        num_samples=0)
+  assert result['num_images'] == 4 and result['image'].shape[1:] == (
+      16, 16, 3)
+  assert sorted(set(n.split('/')[0] for n in result['names'])) == [
+      '0.png', '1.png']

@@ -28,8 +28,12 @@ def _summaries(per_image) -> Dict[str, Dict]:
 
 def run(workdir: str, *, image_size=None, num_masks_per_image: int = 8,
         baselines: Sequence[str] = (), num_samples: int = 8,
-        diversity_images: int = 48, seed: int = 0, step=None) -> Dict:
+        diversity_images: int = 48, seed: int = 0, step=None,
+        folder=None) -> Dict:
   """Scores `workdir`'s model (and `baselines`) on the held-out set.
+
+  With `folder`, the images are the centre squares of the first 16 images
+  in that folder (any photos the model never saw) instead.
 
   Returns:
     {'step', 'image_size', 'num_images', 'names', 'results': {method:
@@ -38,6 +42,8 @@ def run(workdir: str, *, image_size=None, num_masks_per_image: int = 8,
     float [N, S, S, 3]}, 'image', 'mask'}.
   """
   config = checkpoint.read_config(workdir)
+  if folder:
+    config.data.source, config.data.folder = 'folder', folder
   params = inference.load_params(workdir, step=step)
   data = input_pipeline.load_eval_data(
       config, num_masks_per_image=num_masks_per_image, image_size=image_size)

@@ -1,0 +1,23 @@
+"""The shipped model pretrained/vaegan64: configs/default.py, trained longer.
+
+  python train.py --config configs/pretrained_64.py
+  python -m vaegan_jax.export --workdir workdirs/pretrained_64 \
+      --output pretrained/vaegan64
+
+The schedule is constant after warmup, so stopping this run at step S gives
+the same weights as a run with num_steps=S (runs are deterministic per step).
+"""
+from configs import default
+
+
+def get_config():
+  config = default.get_config()
+  config.name = 'pretrained_64'
+  # The mean-latent fill is what users get: give it the hole L1 too.
+  config.loss.prior_hole_weight = 6.0
+  # Keep the latent informative so prior samples differ.
+  config.loss.kl_free_bits = 0.1
+  config.num_steps = 12000
+  config.checkpoint_every = 500
+  config.keep_checkpoints = 30
+  return config

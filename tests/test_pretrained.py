@@ -1,0 +1,47 @@
+"""The shipped model: it loads, and it beats biharmonic at 20-40% holes."""
+import pathlib
+
+import numpy as np
+import pytest
+
+from vaegan_jax import baselines
+from vaegan_jax import checkpoint
+from vaegan_jax import inference
+from vaegan_jax import input_pipeline
+from vaegan_jax import metrics
+
+PRETRAINED = pathlib.Path(__file__).resolve().parents[1] / 'pretrained'
+MODEL = PRETRAINED / inference.DEFAULT_MODEL
+
+
+@pytest.fixture(scope='module')
+def held_out():
+  config = checkpoint.read_config(str(MODEL))
+  data = input_pipeline.load_eval_data(config, num_masks_per_image=4)
+  ratio = data['mask'].mean(axis=(1, 2, 3))
+  pick = np.nonzero((ratio >= 0.2) & (ratio < 0.4))[0][::2]
+  return data['image'][pick], data['mask'][pick]
+
+
+def test_shipped_model_is_small_and_loads():
+  size = sum(f.stat().st_size for f in MODEL.rglob('*') if f.is_file())
+  assert size <= 10 * 2**20, size
+  params = inference.load_params(str(MODEL))
+  image = np.random.default_rng(0).uniform(size=(40, 56, 3)).astype(
+      np.float32)
+  mask = np.zeros((40, 56), bool)
+  mask[10:30, 20:40] = True
+  out = inference.inpaint(params, image, mask)
+  assert out.shape == image.shape and np.isfinite(out).all()
+  np.testing.assert_array_equal(out[~mask], image[~mask])
+
+
+def test_shipped_model_beats_biharmonic_at_20_40_percent(held_out):
+  image, mask = held_out
+  assert len(image) >= 20
+  params = inference.load_params(str(MODEL))
+  ours = inference.inpaint(params, image, mask[..., 0] > 0.5)
+  theirs = baselines.inpaint_classical('biharmonic', image, mask)
+  psnr_ours = metrics.image_metrics(ours, image, mask)['psnr'].mean()
+  psnr_theirs = metrics.image_metrics(theirs, image, mask)['psnr'].mean()
+  assert psnr_ours > psnr_theirs, (psnr_ours, psnr_theirs)
