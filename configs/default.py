@@ -45,9 +45,12 @@ def get_config():
   config.model.latent_channels = 16  # spatial latent at H/2**num_down.
   config.model.dilations = (1, 2, 4, 8)  # residual blocks at the bottleneck.
   config.model.encoder_channels = 16
-  # 'pyramid': G refines a parameter-free push-pull fill of the holes
-  # (models.pyramid_fill); 'none': G paints the holes from scratch.
-  config.model.initial_fill = 'pyramid'
+  # 'harmonic': G refines a parameter-free fill of the holes (push-pull,
+  # then fill_iterations Jacobi steps of Laplace's equation;
+  # models.harmonic_fill); 'pyramid': push-pull only; 'none': G paints the
+  # holes from scratch.
+  config.model.initial_fill = 'harmonic'
+  config.model.fill_iterations = 100
   config.model.disc_channels = 32
   config.model.disc_layers = 3
   config.model.dtype = 'float32'     # compute dtype; params stay float32.
@@ -58,13 +61,13 @@ def get_config():
   config.loss.hole_weight = 6.0
   config.loss.valid_weight = 1.0
   config.loss.kl_weight = 0.05
-  config.loss.kl_free_bits = 0.0     # nats per latent channel free of KL.
+  config.loss.kl_free_bits = 0.1     # nats per latent channel free of KL.
   config.loss.feature_weight = 1.0   # Larsen's learned similarity (Dis_l).
   config.loss.adv_weight = 0.1
   config.loss.adv_kind = 'nonsaturating'  # or 'hinge'.
   config.loss.adv_on_recon = False   # also treat reconstructions as fakes.
   config.loss.prior_valid_weight = 1.0  # L1 on visible pixels of x_p = G(z_p).
-  config.loss.prior_hole_weight = 0.0   # L1 in the hole of x_p (G only).
+  config.loss.prior_hole_weight = 6.0   # L1 in the hole of x_p (G only).
   config.loss.r1_weight = 0.0
 
   # Optimisation.

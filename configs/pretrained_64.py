@@ -13,10 +13,6 @@ from configs import default
 def get_config():
   config = default.get_config()
   config.name = 'pretrained_64'
-  # The mean-latent fill is what users get: give it the hole L1 too.
-  config.loss.prior_hole_weight = 6.0
-  # Keep the latent informative so prior samples differ.
-  config.loss.kl_free_bits = 0.1
   config.num_steps = 12000
   config.checkpoint_every = 500
   config.keep_checkpoints = 30

@@ -1,14 +1,16 @@
 """Classical inpainting baselines: OpenCV Telea / Navier-Stokes, biharmonic, mean.
 
 These are what a CPU user would otherwise reach for; eval.py scores them
-side by side with the model on the same images and masks.  'pyramid' is the
-parameter-free push-pull fill the generator starts from (models.pyramid_fill).
+side by side with the model on the same images and masks.  'pyramid' and
+'harmonic' are the parameter-free fills the generator can start from
+(models.pyramid_fill, models.harmonic_fill).
 """
 from typing import Callable, Dict
 
 import numpy as np
 
-METHODS = ('telea', 'navier_stokes', 'biharmonic', 'mean', 'pyramid')
+METHODS = ('telea', 'navier_stokes', 'biharmonic', 'mean', 'pyramid',
+           'harmonic')
 _CV2_RADIUS = 3  # OpenCV's usual neighbourhood radius, in pixels.
 
 
@@ -41,12 +43,19 @@ def _pyramid(image, hole):
   return np.asarray(models.pyramid_fill(image[None] * (1 - mask), mask))[0]
 
 
+def _harmonic(image, hole):
+  from vaegan_jax import models  # pylint: disable=g-import-not-at-top
+  mask = hole[None, ..., None].astype(np.float32)
+  return np.asarray(models.harmonic_fill(image[None] * (1 - mask), mask))[0]
+
+
 _FNS: Dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     'telea': _cv2('INPAINT_TELEA'),
     'navier_stokes': _cv2('INPAINT_NS'),
     'biharmonic': _biharmonic,
     'mean': _mean,
     'pyramid': _pyramid,
+    'harmonic': _harmonic,
 }
 
 

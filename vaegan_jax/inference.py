@@ -4,14 +4,16 @@
   filled = inpaint(params, image, mask)                     # best single fill
   samples = inpaint(params, image, mask, num_samples=8)     # 8 diverse fills
 
-Command line (white mask pixels = hole):
-  python -m vaegan_jax.inference --workdir W --image in.png --mask m.png \\
-      --output out.png [--num_samples K]
+Command line (white mask pixels = hole; without --workdir it uses the
+shipped model pretrained/vaegan64):
+  python -m vaegan_jax.inference --image in.png --mask m.png \\
+      --output out.png [--workdir W] [--num_samples K]
 """
 import argparse
 import collections
 import dataclasses
 import json
+import os
 from typing import Any, Optional, Tuple
 
 import jax
@@ -23,6 +25,12 @@ from vaegan_jax import checkpoint
 from vaegan_jax import images as image_io
 from vaegan_jax import inpaint_inputs as inputs
 from vaegan_jax import models
+
+
+# The model shipped in <repo>/pretrained/ (configs/pretrained_64.py).
+DEFAULT_MODEL = 'vaegan64'
+PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), 'pretrained')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -252,15 +260,17 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--workdir', required=True,
-                      help='training workdir or pretrained/<name>')
+  parser.add_argument('--workdir', default=None,
+                      help='training workdir or pretrained/<name> (default: '
+                      f'the shipped pretrained/{DEFAULT_MODEL})')
   parser.add_argument('--image', required=True)
   parser.add_argument('--mask', required=True, help='white = hole')
   parser.add_argument('--output', required=True, help='PNG path')
   parser.add_argument('--num_samples', type=int, default=None)
   parser.add_argument('--seed', type=int, default=0)
   args = parser.parse_args(argv)
-  params = load_params(args.workdir)
+  params = load_params(args.workdir or os.path.join(PRETRAINED_DIR,
+                                                    DEFAULT_MODEL))
   image = image_io.read_image(args.image)
   mask = image_io.read_mask(args.mask)
   if mask.shape != image.shape[:2]:
