@@ -51,6 +51,8 @@ def get_config():
   # holes from scratch.
   config.model.initial_fill = 'harmonic'
   config.model.fill_iterations = 100
+  # Residual scaled by a learned sigmoid gate (starts mostly shut).
+  config.model.residual_gate = True
   config.model.disc_channels = 32
   config.model.disc_layers = 3
   config.model.dtype = 'float32'     # compute dtype; params stay float32.
