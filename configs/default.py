@@ -24,6 +24,9 @@ def get_config():
   config.data.folder = ''            # a folder of the user's own images.
   config.data.min_crop_scale = 0.15  # random crop side as a fraction of the short side.
   config.data.max_crop_scale = 1.0
+  # Colour augmentation of training crops (input_pipeline._augment_colour).
+  config.data.grayscale_prob = 0.2
+  config.data.channel_permute_prob = 0.5
   config.data.shuffle_buffer = 1024
   config.data.prefetch = 2
 

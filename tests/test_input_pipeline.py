@@ -304,3 +304,24 @@ def test_eval_data_fixed_and_heldout_only():
     expected = tf.image.resize(crop / 255.0, [16, 16], 'area')
     np.testing.assert_allclose(a['image'][a['name'].index(name)],
                                expected.numpy(), atol=1e-5)
+
+
+def test_colour_augmentation():
+  def batch(**data):
+    config = _config(**data)
+    config.batch_size = 64
+    it = input_pipeline.create_train_iterator(config, num_local_devices=1)
+    return _global(next(it))['image']
+
+  plain = batch(grayscale_prob=0.0, channel_permute_prob=0.0)
+  colour = np.abs(plain - plain.mean(-1, keepdims=True)).max(axis=(1, 2, 3))
+  assert (colour > 0.05).any()  # the batch holds colour crops
+  gray = batch(grayscale_prob=1.0, channel_permute_prob=0.0)
+  assert np.abs(gray - gray.mean(-1, keepdims=True)).max() < 1e-6
+  np.testing.assert_allclose(gray.mean(-1), plain.mean(-1), atol=0.08)
+  permuted = batch(grayscale_prob=0.0, channel_permute_prob=1.0)
+  np.testing.assert_array_equal(np.sort(permuted, -1), np.sort(plain, -1))
+  assert not np.array_equal(permuted, plain)
+  # Keyed by (seed, index): the same draws every time.
+  np.testing.assert_array_equal(
+      permuted, batch(grayscale_prob=0.0, channel_permute_prob=1.0))

@@ -47,6 +47,7 @@ EVAL_VIEWS = ((1.0, 'center'),) + tuple(
 _MAX_SHORT_SIDE = 512
 _MAX_EVAL_IMAGES = 16  # 'folder' and 'tfds' eval sets.
 _CROP_SALT = 0x5EED  # Keeps crop randomness apart from the mask streams.
+_COLOUR_SALT = 0xC010  # Colour augmentation draws, apart from the crop's.
 
 
 @functools.lru_cache(maxsize=None)
@@ -108,6 +109,29 @@ def _finish(crop: tf.Tensor, flip: tf.Tensor, size: int) -> tf.Tensor:
   return tf.clip_by_value(image, 0.0, 1.0)
 
 
+def _augment_colour(image: tf.Tensor, g: tf.Tensor, config) -> tf.Tensor:
+  """Random greyscale / channel permutation of training example `g`.
+
+  Without them the generator learns colour priors of the few training photos
+  (bright flat regions are blue sky) and tints grey skies blue; with them it
+  has to take the colour from the visible pixels.
+  """
+  gray_p = config.data.get('grayscale_prob', 0.0)
+  perm_p = config.data.get('channel_permute_prob', 0.0)
+  if not gray_p and not perm_p:
+    return image
+  key = tf.random.experimental.stateless_fold_in(
+      tf.stack([tf.constant(config.seed, tf.int64), tf.cast(g, tf.int64)]),
+      _COLOUR_SALT)
+  u = tf.random.stateless_uniform([3], seed=key)
+  perms = tf.constant([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1],
+                       [2, 1, 0]])
+  perm = perms[tf.minimum(tf.cast(u[1] * 6, tf.int32), 5)]
+  image = tf.where(u[0] < perm_p, tf.gather(image, perm, axis=-1), image)
+  gray = tf.image.grayscale_to_rgb(tf.image.rgb_to_grayscale(image))
+  return tf.where(u[2] < gray_p, gray, image)
+
+
 @functools.lru_cache(maxsize=8)
 def _mask_fn(seed: int, size: int, masks_json: str):
   """int64 example indices [m] -> [m, size, size, 1] float32 masks, 1 = hole."""
@@ -136,7 +160,8 @@ def _train_image(image: tf.Tensor, g: tf.Tensor, config) -> tf.Tensor:
   shape = tf.shape(image)
   y0, x0, side = _crop_box(u, shape[0], shape[1], config)
   crop = image[y0:y0 + side, x0:x0 + side]
-  return _finish(crop, u[3] < 0.5, config.image_size)
+  return _augment_colour(_finish(crop, u[3] < 0.5, config.image_size), g,
+                         config)
 
 
 def _embedded_dataset(config, indices: tf.data.Dataset) -> tf.data.Dataset:
@@ -159,8 +184,9 @@ def _embedded_dataset(config, indices: tf.data.Dataset) -> tf.data.Dataset:
     row0, h, w = tf.unstack(layout[i])
     y0, x0, side = _crop_box(u, h, w, config)
     crop = tf.slice(buffer, [row0 + y0, x0, 0], [side, side, 3])
-    return _with_index(_finish(crop, u[3] < 0.5, config.image_size), g,
-                      config)
+    image = _augment_colour(_finish(crop, u[3] < 0.5, config.image_size), g,
+                            config)
+    return _with_index(image, g, config)
 
   return indices.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
 
