@@ -1,7 +1,8 @@
-"""Inpaint benchmark: first-call and warm latency of `inpaint` vs classical fills.
+"""Inpaint benchmark: first-call and warm latency of `inpaint` vs classical.
 
   python benchmarks/inpaint.py                    # 64, 256, 512, 300x437
   python benchmarks/inpaint.py --sizes 512 --workdir workdirs/default
+  python benchmarks/inpaint.py --padding multiple   # no size buckets
   python benchmarks/inpaint.py --smoke
 
 One RGB image (scikit-image's astronaut, resized) and one mask from the
@@ -58,6 +59,34 @@ def _image_and_mask(h, w, masks_config):
   return image, mask > 0.5
 
 
+def _padded(params, h, w):
+  """The H x W the model runs at (buckets since they exist)."""
+  f = params.downsampling_factor
+  bucket = getattr(inference, '_bucket', _multiple)
+  return bucket(h, f), bucket(w, f)
+
+
+def _multiple(n, factor=1):
+  return -(-n // factor) * factor
+
+
+def _bucket_cost(params, image, hole, repeats):
+  """Per-round ratios of warm time, buckets / next multiple, interleaved."""
+  bucket = inference._bucket  # pylint: disable=protected-access
+
+  def run(pad):
+    inference._bucket = pad  # pylint: disable=protected-access
+    try:
+      t = time.perf_counter()
+      inference.inpaint(params, image, hole)
+      return time.perf_counter() - t
+    finally:
+      inference._bucket = bucket  # pylint: disable=protected-access
+
+  run(_multiple)  # compiles
+  return [run(bucket) / run(_multiple) for _ in range(repeats)]
+
+
 def _time_call(fn, repeats):
   before = len(_COMPILES)
   t = time.perf_counter()
@@ -78,7 +107,12 @@ def main():
   p.add_argument('--config', default=None,
                  help='architecture (default configs/default.py; smoke: '
                  'configs/test.py)')
+  p.add_argument('--padding', default='bucket', choices=['bucket', 'multiple'],
+                 help="'multiple': pad to the next multiple of the "
+                 'downsampling factor, as before buckets (for comparison)')
   args = p.parse_args()
+  if args.padding == 'multiple':
+    inference._bucket = _multiple  # pylint: disable=protected-access
   if not args.smoke:
     # Every compile is then a real one, and counted.
     jax.config.update('jax_enable_compilation_cache', False)
@@ -91,27 +125,48 @@ def main():
   methods = [m for m in args.baselines.split(',') if m]
   params = _params(config, args.workdir)
   results = {'model': args.workdir or f'{config.name} config (random init)',
-             'sizes': {}}
+             'padding': args.padding, 'sizes': {}}
   rows = []
   for h, w in sizes:
     image, hole = _image_and_mask(h, w, config.masks)
     first, compiles, warm = _time_call(
         lambda: inference.inpaint(params, image, hole), repeats)
     r = dict(hole_ratio=float(hole.mean()), first_s=first, compiles=compiles,
-             warm_s=warm, median_warm_s=bench_util.median(warm))
+             warm_s=warm, median_warm_s=bench_util.median(warm),
+             padded=_padded(params, h, w))
     for m in methods:
       t = bench_util.timed(lambda: baselines.inpaint_classical(
           m, image[None], hole[None]), max(1, repeats // 2))
       r[f'median_{m}_s'] = bench_util.median(t)
     results['sizes'][f'{h}x{w}'] = r
-    rows.append((f'{h}x{w}', f'{r["hole_ratio"]:.0%}', 1e3 * first,
+    rows.append((f'{h}x{w}', '{}x{}'.format(*r['padded']),
+                 f'{r["hole_ratio"]:.0%}', 1e3 * first,
                  compiles, 1e3 * r['median_warm_s'],
                  *(1e3 * r[f'median_{m}_s'] for m in methods),
                  *(r[f'median_{m}_s'] / r['median_warm_s'] for m in methods)))
   bench_util.print_table(
       f'inpaint latency, ms (1 image, prior mean; median of {repeats})',
-      ['size', 'hole', 'first call', 'compiles', 'warm',
+      ['size', 'padded', 'hole', 'first call', 'compiles', 'warm',
        *methods, *(f'{m}/warm' for m in methods)], rows)
+
+  if args.padding == 'bucket' and hasattr(inference, '_bucket'):
+    rows = []
+    for h, w in sizes:
+      f = params.downsampling_factor
+      bh, bw = _padded(params, h, w)
+      mh, mw = _multiple(h, f), _multiple(w, f)
+      if (bh, bw) == (mh, mw):
+        continue
+      ratios = _bucket_cost(params, *_image_and_mask(h, w, config.masks),
+                            2 * repeats)
+      results['sizes'][f'{h}x{w}']['bucket_over_multiple'] = ratios
+      rows.append((f'{h}x{w}', f'{bh}x{bw}', f'{mh}x{mw}',
+                   bh * bw / (mh * mw), bench_util.median(ratios)))
+    bench_util.print_table(
+        'warm cost of the bucket padding: time with buckets / time padded '
+        f'to multiples of {params.downsampling_factor}, median of '
+        f'{2 * repeats} interleaved pairs',
+        ['size', 'bucket', 'multiple', 'pixels ratio', 'time ratio'], rows)
 
   # Sizes a user might send one after another: how many calls compile?
   n = args.sweep if args.sweep is not None else (3 if args.smoke else 12)
@@ -123,12 +178,15 @@ def main():
   before, t = len(_COMPILES), time.perf_counter()
   for image, hole in inputs:
     inference.inpaint(params, image, hole)
+  shapes = sorted({_padded(params, h, w) for h, w in sweep})
   results['sweep'] = dict(sizes=sweep, compiles=len(_COMPILES) - before,
-                          seconds=time.perf_counter() - t)
+                          seconds=time.perf_counter() - t,
+                          padded_shapes=shapes)
   bench_util.print_table(
       f'size sweep: {n} random sizes in [{lo}, {hi})²',
-      ['calls', 'compiles', 'total s'],
-      [(n, results['sweep']['compiles'], results['sweep']['seconds'])])
+      ['calls', 'padded shapes', 'compiles', 'total s'],
+      [(n, len(shapes), results['sweep']['compiles'],
+        results['sweep']['seconds'])])
   bench_util.write_json(args.json, 'inpaint', args, results)
 
 

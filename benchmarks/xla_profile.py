@@ -40,7 +40,12 @@ def _conv_flops(out, kernel, rest):
   for key in ('feature_group_count', 'batch_group_count'):
     m = re.search(key + r'=(\d+)', rest)
     groups *= int(m.group(1)) if m else 1
-  return 2 * math.prod(out) * math.prod(kernel) // max(o, 1) // groups
+  # The input gradient of a strided conv dilates its input with zeros
+  # (lhs_dilate=2x2); like XLA's cost analysis, count only the real taps.
+  dilate = re.search(r'lhs_dilate=([\dx]+)', rest)
+  holes = math.prod(int(d) for d in dilate.group(1).split('x')) if dilate else 1
+  return (2 * math.prod(out) * math.prod(kernel) // max(o, 1) // groups
+          // holes)
 
 
 def hlo_ops(hlo_text: str):
@@ -142,3 +147,29 @@ def op_table(times, ops, top: int = 15):
       by_kind[ops[name][0] if ops[name][0] in ('convolution', 'dot')
               else 'other'] += t
   return rows[:top], {k: v / total for k, v in by_kind.items()}, total
+
+
+def _kind(opcode, shape):
+  if opcode not in ('convolution', 'dot'):
+    return 'other'
+  dims = _dims(shape)
+  # A weight gradient's output is a kernel, [O, k, k, I] with k <= 5; no
+  # activation of the configs benchmarked here is that small.
+  if opcode == 'convolution' and len(dims) == 4 and dims[1] == dims[2] <= 5:
+    return 'conv weight grad'
+  return opcode
+
+
+def kind_summary(times, ops):
+  """{kind: (op ms, GFLOP, GFLOP/s)} for convolutions, weight-gradient
+  convolutions, dots and everything else, summed over ops."""
+  ms, flops = collections.Counter(), collections.Counter()
+  for name, t in times.items():
+    if name in ops:
+      opcode, shape, f = ops[name]
+      kind = _kind(opcode, shape)
+      ms[kind] += 1e3 * t
+      flops[kind] += f
+  return {k: (ms[k], flops[k] / 1e9,
+              flops[k] / ms[k] / 1e6 if ms[k] and flops[k] else 0.0)
+          for k in ms}

@@ -13,13 +13,17 @@ CASES = [
     ('train_step', ['--profile'],
      ['median_step_s', 'median_fraction', 'd_gflop', 'g_gflop',
       'images_per_s', 'profile']),
+    ('train_step', ['--baseline', 'vaegan_jax/train_lib.py'],
+     ['median_ratios', 'identical_first_step', 'variants']),
     ('input_pipeline', [], ['sizes']),
     ('masks', [], ['median', 'rates']),
     ('inpaint', [], ['sizes', 'sweep']),
 ]
 
 
-@pytest.mark.parametrize('name,flags,keys', CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize('name,flags,keys', CASES,
+                         ids=[c[0] + ('_baseline' if c[1][:1] == ['--baseline']
+                                      else '') for c in CASES])
 def test_smoke(name, flags, keys, tmp_path):
   out = tmp_path / f'{name}.json'
   env = dict(os.environ)
@@ -35,7 +39,11 @@ def test_smoke(name, flags, keys, tmp_path):
   assert payload['benchmark'] == name and payload['smoke']
   for key in keys:
     assert key in payload['results'], (key, sorted(payload['results']))
-  if name == 'train_step':
+  if name == 'train_step' and '--baseline' in flags:
+    r = payload['results']
+    assert r['identical_first_step']  # the same train_lib.py twice
+    assert set(r['variants']) == {'baseline', 'current'}
+  elif name == 'train_step':
     r = payload['results']
     assert r['median_step_s'] > 0 and r['d_gflop'] > 0 and r['g_gflop'] > 0
     assert 0 < r['median_fraction'] < 10
@@ -49,3 +57,6 @@ def test_smoke(name, flags, keys, tmp_path):
   if name == 'inpaint':
     for r in payload['results']['sizes'].values():
       assert r['compiles'] <= 1 and r['median_warm_s'] > 0
+    assert payload['results']['sizes']['40x52']['bucket_over_multiple']
+    sweep = payload['results']['sweep']
+    assert sweep['compiles'] <= len(sweep['padded_shapes'])
