@@ -16,8 +16,22 @@ def params():
   config = test_config.get_config()
   _, _, _, state = train_lib.create_train_state(config, jax.random.PRNGKey(0))
   return inference.InpaintParams(
-      params={k: state.ema_params[k] for k in ('prior', 'generator')},
+      params=unzero_kernels({k: state.ema_params[k]
+                             for k in ('prior', 'generator')}),
       model_config=config.model, step=0)
+
+
+def unzero_kernels(params, seed=0, scale=0.05):
+  """Replaces all-zero conv kernels (zero-initialised residual convs) by
+  small random ones, as after a few training steps: at initialisation a
+  refining generator (model.initial_fill) outputs its fill exactly, so
+  neither z nor anything upstream of the residual conv has an effect."""
+  leaves, treedef = jax.tree_util.tree_flatten(params)
+  keys = jax.random.split(jax.random.PRNGKey(seed), len(leaves))
+  return jax.tree_util.tree_unflatten(treedef, [
+      scale * jax.random.normal(k, x.shape, x.dtype)
+      if x.ndim == 4 and not np.any(np.asarray(x)) else x
+      for k, x in zip(keys, leaves)])
 
 
 def _image(shape, dtype, seed=0):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from configs import test as test_config
+from tests.test_inference import unzero_kernels
 from vaegan_jax import checkpoint
 from vaegan_jax import inference
 from vaegan_jax import inpaint_inputs
@@ -25,7 +26,8 @@ def state():
 def params(state):
   config, st = state
   return inference.InpaintParams(
-      params={k: st.ema_params[k] for k in ('prior', 'generator')},
+      params=unzero_kernels({k: st.ema_params[k]
+                             for k in ('prior', 'generator')}),
       model_config=config.model, step=0)
 
 
