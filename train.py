@@ -26,6 +26,15 @@ config_flags.DEFINE_config_file(
 flags.DEFINE_string('workdir', None,
                     'Where checkpoints, logs and samples go '
                     '(default: ./workdirs/<config name>).')
+# Multi-process runs (docs/scaling.md).  Cloud TPU pods and SLURM need none
+# of these; elsewhere every process gets the same address and count.
+flags.DEFINE_string('coordinator_address', None,
+                    'host:port of process 0 (or $JAX_COORDINATOR_ADDRESS).')
+flags.DEFINE_integer('num_processes', None,
+                     'Number of processes (or $JAX_NUM_PROCESSES).')
+flags.DEFINE_integer('process_id', None,
+                     "This process's id, 0..num_processes-1 "
+                     '(or $JAX_PROCESS_ID).')
 
 
 def _config_from_argv(argv):
@@ -72,10 +81,17 @@ def main(argv):
   import jax
   from configs import default
   from vaegan_jax import config_lib
+  from vaegan_jax import distributed
   from vaegan_jax import faults
   from vaegan_jax import train_loop
   # pylint: enable=g-import-not-at-top
 
+  try:
+    # Before the first device query: it joins the other processes.
+    distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes,
+                           FLAGS.process_id)
+  except ValueError as e:
+    sys.exit(f'Invalid multi-process flags: {e}')
   config = FLAGS.config
   try:
     config_lib.check_keys(config, default.get_config())
@@ -85,14 +101,18 @@ def main(argv):
     sys.exit(f'Invalid config: {e}')
   workdir = FLAGS.workdir or os.path.join('workdirs', config.name)
   logging.info('Training %s in %s', config.name, workdir)
-  print(f'Training config {config.name!r} in {workdir}', flush=True)
+  print(f'Training config {config.name!r} in {workdir} (process '
+        f'{jax.process_index()} of {jax.process_count()}, '
+        f'{jax.local_device_count()} of {jax.device_count()} devices)',
+        flush=True)
   try:
     train_loop.train_and_evaluate(config, workdir)
   except faults.Interrupted as e:
     print(e, flush=True)
     sys.exit(128 + e.signum)  # What a shell reports for a signal exit.
-  print(f'Done. Checkpoints, TensorBoard logs and samples are in {workdir}',
-        flush=True)
+  if jax.process_index() == 0:
+    print(f'Done. Checkpoints, TensorBoard logs and samples are in '
+          f'{workdir}', flush=True)
 
 
 if __name__ == '__main__':

@@ -28,6 +28,8 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from vaegan_jax import distributed
+
 FORMAT_VERSION = 1
 CONFIG_FILE = 'config.json'
 CHECKPOINT_DIR = 'checkpoints'
@@ -183,12 +185,16 @@ def _restore_first_good(steps, restore_fn: Callable[[int], Any], where: str,
 
 def _quarantine(manager: ocp.CheckpointManager, step: int) -> None:
   """Moves checkpoints/<step> to corrupt_checkpoints/<step>-<time>."""
-  src = os.path.join(str(manager.directory), str(step))
-  dst_dir = os.path.join(os.path.dirname(str(manager.directory)), CORRUPT_DIR)
-  os.makedirs(dst_dir, exist_ok=True)
-  dst = os.path.join(dst_dir, f'{step}-{int(time.time())}')
-  shutil.move(src, dst)
-  logging.warning('Moved unreadable checkpoint %s to %s.', src, dst)
+  if jax.process_index() == 0:  # The workdir is shared by all processes.
+    src = os.path.join(str(manager.directory), str(step))
+    dst_dir = os.path.join(os.path.dirname(str(manager.directory)),
+                           CORRUPT_DIR)
+    os.makedirs(dst_dir, exist_ok=True)
+    dst = os.path.join(dst_dir, f'{step}-{int(time.time())}')
+    shutil.move(src, dst)
+    logging.warning('Moved unreadable checkpoint %s to %s.', src, dst)
+  # No process may list the steps again before the move.
+  distributed.barrier(f'vaegan_jax_quarantine_{step}')
 
 
 def restore_latest(manager: ocp.CheckpointManager, target) -> Tuple[Any, int]:

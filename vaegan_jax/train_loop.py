@@ -10,6 +10,7 @@ resumed run continues exactly as an uninterrupted one.
 """
 import functools
 import os
+import signal
 import time
 
 from absl import logging
@@ -21,10 +22,16 @@ import jax
 
 from vaegan_jax import checkpoint
 from vaegan_jax import config_lib
+from vaegan_jax import distributed
 from vaegan_jax import faults
 from vaegan_jax import images
 from vaegan_jax import input_pipeline
 from vaegan_jax import train_lib
+
+
+# In multi-process runs the processes agree on a signal stop every this many
+# steps (one tiny all-gather), so that all of them save the same step.
+STOP_SYNC_EVERY = 10
 
 
 def _format_eta(seconds: float) -> str:
@@ -92,7 +99,7 @@ def train_and_evaluate(config, workdir: str) -> train_lib.TrainState:
   if start_step == 0:
     flat = flatten_dict(config.to_dict(), sep='.')
     writer.write_hparams({k: str(v) for k, v in sorted(flat.items())})
-  else:
+  elif is_chief:
     print(f'Resuming from step {start_step}.', flush=True)
 
   train_iter = input_pipeline.create_train_iterator(
@@ -105,6 +112,7 @@ def train_and_evaluate(config, workdir: str) -> train_lib.TrainState:
   p_d_step, p_g_step = train_lib.make_pmapped_steps(config, nets, g_tx, d_tx)
   p_state = flax.jax_utils.replicate(state)
   del state
+  multi_process = jax.process_count() > 1
 
   skips = faults.SkipCounter(config.max_nonfinite_skips)
   # Skip flags are read one iteration late, so the host never waits for the
@@ -142,12 +150,18 @@ def train_and_evaluate(config, workdir: str) -> train_lib.TrainState:
       saved = done % config.checkpoint_every == 0 or done == config.num_steps
       if saved:
         checkpoint.save(manager, flax.jax_utils.unreplicate(p_state))
-      if stop.signum is not None:
+      signum = stop.signum
+      if multi_process:
+        # Every process must stop (and save) at the same step.
+        agreed = ((done % STOP_SYNC_EVERY == 0 or saved)
+                  and distributed.any_process(signum is not None))
+        signum = (signum or signal.SIGTERM) if agreed else None
+      if signum is not None:
         if not saved:
           checkpoint.save(manager, flax.jax_utils.unreplicate(p_state),
                           force=True)
         writer.flush()
-        raise faults.Interrupted(stop.signum, done)
+        raise faults.Interrupted(signum, done)
   if pending:
     _count_skips(skips, *pending)
   writer.flush()

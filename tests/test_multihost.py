@@ -1,0 +1,105 @@
+"""Two processes x 4 CPU devices (gloo over loopback) train like 1 x 8.
+
+Process 0 of a 2-process run resumes a checkpoint written by one process
+with 8 devices, trains on, and saves; the final state equals a single
+process that trained the same steps on the same global batches.
+"""
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+
+from configs import test as test_config
+from tests.conftest import ROOT
+from vaegan_jax import checkpoint
+from vaegan_jax import train_loop
+
+TIMEOUT_S = 480
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+def _launch(process_id: int, port: int, workdir: str, num_steps: int, log):
+  env = dict(os.environ, JAX_PLATFORMS='cpu', TF_CPP_MIN_LOG_LEVEL='2',
+             XLA_FLAGS='--xla_force_host_platform_device_count=4')
+  cmd = [sys.executable, 'train.py', '--config', 'configs/test.py',
+         '--workdir', workdir, f'--config.num_steps={num_steps}',
+         f'--coordinator_address=127.0.0.1:{port}', '--num_processes=2',
+         f'--process_id={process_id}']
+  # A session of its own, so that cleanup can end the process and children.
+  return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log,
+                          stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _wait_all(procs, deadline):
+  for proc in procs:
+    proc.wait(timeout=max(1.0, deadline - time.time()))
+
+
+def _kill(procs):
+  for proc in procs:
+    if proc.poll() is None:
+      os.killpg(proc.pid, signal.SIGKILL)
+      proc.wait()
+
+
+def _train(workdir, num_steps):
+  config = test_config.get_config()
+  config.num_steps = num_steps
+  return train_loop.train_and_evaluate(config, workdir)
+
+
+def test_two_processes_match_one_process(tmp_path):
+  assert jax.device_count() == 8
+  single, multi = str(tmp_path / 'single'), str(tmp_path / 'multi')
+  _train(single, 1)
+  shutil.copytree(single, multi)
+  events_before = set(glob.glob(os.path.join(multi, 'events.out.tfevents.*')))
+
+  port = _free_port()
+  logs = [open(tmp_path / f'process_{i}.log', 'w+') for i in range(2)]
+  procs = [_launch(i, port, multi, 3, logs[i]) for i in range(2)]
+  try:
+    # Meanwhile the single process trains the same steps 2 and 3.
+    _train(single, 3)
+    _wait_all(procs, time.time() + TIMEOUT_S)
+  finally:
+    _kill(procs)
+  out = []
+  for log in logs:
+    log.seek(0)
+    out.append(log.read())
+    log.close()
+  for i, proc in enumerate(procs):
+    assert proc.returncode == 0, f'process {i}:\n{out[i][-4000:]}'
+
+  assert 'process 0 of 2, 4 of 8 devices' in out[0]
+  assert 'Resuming from step 1' in out[0] and 'step 3/3' in out[0]
+  # Only process 0 reports and writes summaries.
+  assert 'step 3/3' not in out[1] and 'Resuming' not in out[1]
+  events = set(glob.glob(os.path.join(multi, 'events.out.tfevents.*')))
+  assert len(events - events_before) == 1
+  assert sorted(os.listdir(os.path.join(multi, 'checkpoints'))) == ['2', '3']
+
+  got, step = checkpoint.restore_raw(multi)
+  want, want_step = checkpoint.restore_raw(single)
+  assert step == want_step == 3
+  flat_got = jax.tree_util.tree_flatten_with_path(got)[0]
+  flat_want = dict(jax.tree_util.tree_flatten_with_path(want)[0])
+  assert len(flat_got) == len(flat_want)
+  lr = test_config.get_config().optim.g_lr
+  for path, value in flat_got:
+    np.testing.assert_allclose(value, flat_want[path], rtol=1e-4,
+                               atol=0.02 * lr,
+                               err_msg=jax.tree_util.keystr(path))

@@ -1,0 +1,109 @@
+"""configs/tpu_v3.py dry-runs on 8 emulated devices; its checkpoint serves
+inference on 1 device.
+
+The dry run trains the TPU config as a user would launch it (TFDS input,
+bf16 compute, the global batch split over 8 cores), shrunk in size with the
+same overrides docs/scaling.md gives; TFDS is mocked (no internet here).
+"""
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from configs import tpu_v3
+from tests.conftest import ROOT
+from vaegan_jax import checkpoint
+from vaegan_jax import inference
+from vaegan_jax import train_loop
+
+# What `--config.<key>=<value>` would set on the command line.
+SHRINK = {
+    'image_size': 32,
+    'batch_size': 16,
+    'num_steps': 2,
+    'log_every': 1,
+    'image_every': 2,
+    'checkpoint_every': 2,
+    'model.base_channels': 8,
+    'model.max_channels': 16,
+    'model.latent_channels': 4,
+    'model.encoder_channels': 8,
+    'model.disc_channels': 8,
+    'model.fill_iterations': 4,
+    'data.shuffle_buffer': 8,
+}
+
+
+def _image_and_mask(size=40):
+  rng = np.random.default_rng(0)
+  image = rng.uniform(0, 1, (size, size, 3)).astype(np.float32)
+  mask = np.zeros((size, size), bool)
+  mask[8:24, 10:30] = True
+  return image, mask
+
+
+@pytest.fixture(scope='module')
+def tpu_workdir(tmp_path_factory):
+  config = tpu_v3.get_config()
+  config.update_from_flattened_dict(SHRINK)
+  workdir = str(tmp_path_factory.mktemp('tpu_v3'))
+  with tfds.testing.mock_data(num_examples=16):
+    state = train_loop.train_and_evaluate(config, workdir)
+  return workdir, state
+
+
+def test_tpu_v3_config_is_the_tpu_recipe():
+  config = tpu_v3.get_config()
+  assert config.image_size == 256
+  assert config.model.dtype == 'bfloat16'
+  assert config.data.source == 'tfds' and 'data_dir' in config.data
+  assert config.batch_size % 8 == 0  # TPU v3-8: 8 cores.
+
+
+def test_tpu_v3_dry_run_on_8_devices(tpu_workdir):
+  workdir, state = tpu_workdir
+  assert jax.local_device_count() == 8
+  assert int(state.step) == SHRINK['num_steps']
+  # bf16 compute, float32 params and optimizer state.
+  dtypes = {x.dtype for x in jax.tree_util.tree_leaves(
+      (state.g_params, state.d_params, state.g_opt_state))
+            if jnp.issubdtype(x.dtype, jnp.floating)}
+  assert dtypes == {jnp.dtype('float32')}
+  _, step = checkpoint.restore_raw(workdir)
+  assert step == SHRINK['num_steps']
+  saved = checkpoint.read_config(workdir)
+  assert saved.model.dtype == 'bfloat16'
+  assert saved.data.tfds_name == 'places365_small'
+  assert os.path.exists(os.path.join(workdir, 'samples', 'latest.png'))
+
+
+def test_checkpoint_of_8_devices_inpaints_on_1_device(tpu_workdir):
+  workdir, _ = tpu_workdir
+  image, mask = _image_and_mask()
+  here = inference.inpaint(inference.load_params(workdir), image, mask)
+  code = f"""
+import jax, numpy as np
+from vaegan_jax import inference
+assert jax.device_count() == 1, jax.devices()
+rng = np.random.default_rng(0)
+image = rng.uniform(0, 1, (40, 40, 3)).astype(np.float32)
+mask = np.zeros((40, 40), bool)
+mask[8:24, 10:30] = True
+out = inference.inpaint(inference.load_params({workdir!r}), image, mask)
+np.save({os.path.join(workdir, 'one_device.npy')!r}, out)
+"""
+  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=1',
+             JAX_PLATFORMS='cpu')
+  proc = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  there = np.load(os.path.join(workdir, 'one_device.npy'))
+  assert there.shape == image.shape
+  np.testing.assert_array_equal(there[~mask], image[~mask])
+  assert np.abs(there[mask] - image[mask]).mean() > 0.01  # It filled.
+  np.testing.assert_allclose(there, here, atol=2e-2)
