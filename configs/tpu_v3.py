@@ -5,7 +5,9 @@
       --config.data.tfds_name=celeb_a --config.data.data_dir=gs://BUCKET/tfds
 
 The global batch is split over the 8 cores (8 per core).  Params and
-optimizer state stay float32; convolutions run in bfloat16.
+optimizer state stay float32; convolutions run in bfloat16.  On a pod slice
+every worker runs the same command with --config.batch_size=8*cores and a
+gs:// --workdir; docs/scaling.md has the gcloud commands.
 """
 from configs import default
 

@@ -193,3 +193,10 @@ def test_every_checkpoint_unreadable_is_an_error_and_moves_nothing(tmp_path):
     checkpoint.restore_latest(checkpoint.create_manager(str(tmp_path)), other)
   assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['1', '2']
   del states
+
+
+def test_remote_workdirs_are_kept_as_urls():
+  assert checkpoint.is_remote('gs://bucket/runs/a')
+  assert not checkpoint.is_remote('workdirs/a')
+  assert checkpoint._abs('gs://bucket/runs/a') == 'gs://bucket/runs/a'  # pylint: disable=protected-access
+  assert os.path.isabs(checkpoint._abs('workdirs/a'))  # pylint: disable=protected-access

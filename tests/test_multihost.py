@@ -30,13 +30,15 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-def _launch(process_id: int, port: int, workdir: str, num_steps: int, log):
+def _launch(process_id: int, port: int, workdir: str, num_steps: int, log,
+            extra=()):
+  """Starts `train.py` as process `process_id` of 2 on 4 CPU devices."""
   env = dict(os.environ, JAX_PLATFORMS='cpu', TF_CPP_MIN_LOG_LEVEL='2',
              XLA_FLAGS='--xla_force_host_platform_device_count=4')
   cmd = [sys.executable, 'train.py', '--config', 'configs/test.py',
          '--workdir', workdir, f'--config.num_steps={num_steps}',
          f'--coordinator_address=127.0.0.1:{port}', '--num_processes=2',
-         f'--process_id={process_id}']
+         f'--process_id={process_id}', *extra]
   # A session of its own, so that cleanup can end the process and children.
   return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log,
                           stderr=subprocess.STDOUT, start_new_session=True)
@@ -52,6 +54,15 @@ def _kill(procs):
     if proc.poll() is None:
       os.killpg(proc.pid, signal.SIGKILL)
       proc.wait()
+
+
+def _read_and_close(logs):
+  out = []
+  for log in logs:
+    log.seek(0)
+    out.append(log.read())
+    log.close()
+  return out
 
 
 def _train(workdir, num_steps):
@@ -76,11 +87,7 @@ def test_two_processes_match_one_process(tmp_path):
     _wait_all(procs, time.time() + TIMEOUT_S)
   finally:
     _kill(procs)
-  out = []
-  for log in logs:
-    log.seek(0)
-    out.append(log.read())
-    log.close()
+  out = _read_and_close(logs)
   for i, proc in enumerate(procs):
     assert proc.returncode == 0, f'process {i}:\n{out[i][-4000:]}'
 
@@ -103,3 +110,57 @@ def test_two_processes_match_one_process(tmp_path):
     np.testing.assert_allclose(value, flat_want[path], rtol=1e-4,
                                atol=0.02 * lr,
                                err_msg=jax.tree_util.keystr(path))
+
+
+def test_processes_refuse_a_workdir_they_do_not_share(tmp_path):
+  port = _free_port()
+  logs = [open(tmp_path / f'process_{i}.log', 'w+') for i in range(2)]
+  # Two local directories stand for two hosts' own disks.
+  procs = [_launch(i, port, str(tmp_path / f'host_{i}'), 2, logs[i])
+           for i in range(2)]
+  try:
+    _wait_all(procs, time.time() + TIMEOUT_S)
+  finally:
+    _kill(procs)
+  out = _read_and_close(logs)
+  for i, proc in enumerate(procs):
+    assert proc.returncode != 0, f'process {i}:\n{out[i][-4000:]}'
+    assert 'needs a workdir that every host shares' in out[i], out[i][-4000:]
+  assert 'This process cannot see' in out[1]
+  assert 'Another process cannot see' in out[0]
+  assert not os.listdir(tmp_path / 'host_1' / 'checkpoints')
+
+
+def _wait_for(log, text, procs, deadline):
+  while time.time() < deadline:
+    log.seek(0)
+    if text in log.read():
+      return
+    if any(p.poll() is not None for p in procs):
+      return
+    time.sleep(0.5)
+  raise TimeoutError(f'{text!r} not seen')
+
+
+def test_a_signal_to_one_process_stops_all_at_one_saved_step(tmp_path):
+  workdir = str(tmp_path / 'run')
+  port = _free_port()
+  logs = [open(tmp_path / f'process_{i}.log', 'w+') for i in range(2)]
+  extra = ['--config.log_every=1', '--config.checkpoint_every=1000',
+           '--config.image_every=1000']
+  procs = [_launch(i, port, workdir, 1000, logs[i], extra) for i in range(2)]
+  try:
+    _wait_for(logs[0], 'step 3/1000', procs, time.time() + TIMEOUT_S)
+    procs[1].send_signal(signal.SIGTERM)  # Pre-emption of one host only.
+    _wait_all(procs, time.time() + TIMEOUT_S)
+  finally:
+    _kill(procs)
+  out = _read_and_close(logs)
+  for i, proc in enumerate(procs):
+    assert proc.returncode == 128 + signal.SIGTERM, (
+        f'process {i}:\n{out[i][-4000:]}')
+  steps = os.listdir(os.path.join(workdir, 'checkpoints'))
+  assert len(steps) == 1, steps
+  step = int(steps[0])
+  assert step % train_loop.STOP_SYNC_EVERY == 0 and 3 < step < 1000
+  assert f'wrote the checkpoint of step {step} and stopped' in out[0]

@@ -10,6 +10,10 @@ skipped with a warning in favour of the previous one; training moves it to
 corrupt_checkpoints/ so that the step can be written again.  No checkpoint
 with a NaN or inf is ever written, and a save that would not fit on the disk
 fails before it writes anything.
+
+A workdir may be a local path or a remote one such as gs://bucket/run
+(through etils.epath, as orbax itself does): a multi-host run needs one that
+every host sees.
 """
 import errno
 import glob
@@ -22,6 +26,7 @@ import time
 from typing import Any, Callable, Optional, Tuple
 
 from absl import logging
+from etils import epath
 import flax
 import jax
 import ml_collections
@@ -39,15 +44,23 @@ _SPACE_MARGIN = 1.25
 _MIB = 2**20
 
 
+def is_remote(path: str) -> bool:
+  """True for a URL-like path (gs://, s3://...), not on the local disk."""
+  return '://' in str(path)
+
+
+def _abs(path: str) -> str:
+  return str(path) if is_remote(path) else os.path.abspath(path)
+
+
 def check_writable(workdir: str) -> None:
   """Creates workdir/checkpoints and proves it writable, or raises OSError."""
-  path = os.path.join(os.path.abspath(workdir), CHECKPOINT_DIR)
-  probe = os.path.join(path, f'.write_test_{os.getpid()}')
+  path = epath.Path(_abs(workdir)) / CHECKPOINT_DIR
+  probe = path / f'.write_test_{os.getpid()}_{jax.process_index()}'
   try:
-    os.makedirs(path, exist_ok=True)
-    with open(probe, 'w') as f:
-      f.write('ok')
-    os.remove(probe)
+    path.mkdir(parents=True, exist_ok=True)
+    probe.write_text('ok')
+    probe.unlink()
   except OSError as e:
     raise OSError(e.errno, f'workdir={workdir!r} is not writable '
                   f'({e.strerror or e}); choose another --workdir or fix its '
@@ -58,7 +71,7 @@ def create_manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
   """Returns a CheckpointManager under `workdir/checkpoints`."""
   # Synchronous saves: a failed write raises at its own step, and nothing is
   # left in flight when the process exits.
-  return _manager(os.path.join(os.path.abspath(workdir), CHECKPOINT_DIR),
+  return _manager(os.path.join(_abs(workdir), CHECKPOINT_DIR),
                   ocp.CheckpointManagerOptions(
                       max_to_keep=max_to_keep, create=True,
                       enable_async_checkpointing=False))
@@ -104,7 +117,8 @@ def save(manager: ocp.CheckpointManager, state, *, force: bool = False) -> bool:
   directory = str(manager.directory)
   kept = f'earlier checkpoints (steps {manager.all_steps()}) are intact'
   need = _SPACE_MARGIN * sum(x.nbytes for x in jax.tree_util.tree_leaves(tree))
-  free = shutil.disk_usage(directory).free
+  free = float('inf') if is_remote(directory) else shutil.disk_usage(
+      directory).free
   if free < need:
     raise OSError(errno.ENOSPC, f'Not enough disk space for checkpoint step '
                   f'{step} in {directory}: {free / _MIB:.1f} MiB free, about '
@@ -186,12 +200,11 @@ def _restore_first_good(steps, restore_fn: Callable[[int], Any], where: str,
 def _quarantine(manager: ocp.CheckpointManager, step: int) -> None:
   """Moves checkpoints/<step> to corrupt_checkpoints/<step>-<time>."""
   if jax.process_index() == 0:  # The workdir is shared by all processes.
-    src = os.path.join(str(manager.directory), str(step))
-    dst_dir = os.path.join(os.path.dirname(str(manager.directory)),
-                           CORRUPT_DIR)
-    os.makedirs(dst_dir, exist_ok=True)
-    dst = os.path.join(dst_dir, f'{step}-{int(time.time())}')
-    shutil.move(src, dst)
+    src = epath.Path(str(manager.directory)) / str(step)
+    dst_dir = epath.Path(str(manager.directory)).parent / CORRUPT_DIR
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    dst = dst_dir / f'{step}-{int(time.time())}'
+    src.rename(dst)
     logging.warning('Moved unreadable checkpoint %s to %s.', src, dst)
   # No process may list the steps again before the move.
   distributed.barrier(f'vaegan_jax_quarantine_{step}')
@@ -221,8 +234,8 @@ def restore_latest(manager: ocp.CheckpointManager, target) -> Tuple[Any, int]:
 
 def restore_raw(workdir: str, step: Optional[int] = None) -> Tuple[dict, int]:
   """Restores a checkpoint as nested dicts of numpy arrays, without a target."""
-  ckpt_dir = os.path.join(os.path.abspath(workdir), CHECKPOINT_DIR)
-  if not os.path.isdir(ckpt_dir):
+  ckpt_dir = os.path.join(_abs(workdir), CHECKPOINT_DIR)
+  if not epath.Path(ckpt_dir).is_dir():
     raise FileNotFoundError(
         f'workdir={workdir!r} has no {CHECKPOINT_DIR}/ directory; expected a '
         'workdir written by train.py (or a pretrained/<name> directory).')
@@ -247,29 +260,48 @@ def restore_raw(workdir: str, step: Optional[int] = None) -> Tuple[dict, int]:
 
 def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
   """Writes config.json (with the format version) next to the checkpoints."""
-  os.makedirs(workdir, exist_ok=True)
+  path = epath.Path(_abs(workdir))
+  path.mkdir(parents=True, exist_ok=True)
   payload = {'format_version': FORMAT_VERSION,
              'config': json.loads(config.to_json_best_effort())}
-  tmp = os.path.join(workdir, CONFIG_FILE + '.tmp')
-  with open(tmp, 'w') as f:
-    json.dump(payload, f, indent=2, sort_keys=True)
-  os.replace(tmp, os.path.join(workdir, CONFIG_FILE))
+  tmp = path / (CONFIG_FILE + '.tmp')
+  tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
+  tmp.replace(path / CONFIG_FILE)  # Never a half-written config.json.
+
+
+def check_shared(workdir: str) -> None:
+  """Raises RuntimeError unless every process sees process 0's config.json.
+
+  Call after process 0 wrote it (write_config) and a barrier.  Checkpoints
+  are written once for all processes, so a run on several hosts needs a
+  workdir they share (gs://..., NFS); a local path would leave each host with
+  a different resume step.
+  """
+  unseen = not (epath.Path(_abs(workdir)) / CONFIG_FILE).is_file()
+  # Every process raises, so that none waits for the others in a collective.
+  if distributed.any_process(unseen):
+    raise RuntimeError(
+        f'{"This process" if unseen else "Another process"} cannot see the '
+        f'{CONFIG_FILE} that process 0 wrote in workdir={workdir!r} (process '
+        f'{jax.process_index()} of {jax.process_count()}): a multi-process run '
+        'needs a workdir '
+        'that every host shares, e.g. --workdir=gs://BUCKET/runs/NAME or an '
+        'NFS mount (docs/scaling.md).')
 
 
 def read_config(workdir: str) -> ml_collections.ConfigDict:
   """Reads config.json; FileNotFoundError / ValueError when unusable."""
-  path = os.path.join(workdir, CONFIG_FILE)
-  if not os.path.isdir(workdir):
+  path = epath.Path(_abs(workdir)) / CONFIG_FILE
+  if not epath.Path(_abs(workdir)).is_dir():
     raise FileNotFoundError(
         f'workdir={workdir!r} does not exist; expected a directory written '
         'by train.py (or a pretrained/<name> directory).')
-  if not os.path.isfile(path):
+  if not path.is_file():
     raise FileNotFoundError(
         f'workdir={workdir!r} has no {CONFIG_FILE}; expected a directory '
         'written by train.py (or a pretrained/<name> directory).')
   try:
-    with open(path) as f:
-      payload = json.load(f)
+    payload = json.loads(path.read_text())
   except (json.JSONDecodeError, UnicodeDecodeError) as e:
     raise ValueError(f'workdir={workdir!r}: {CONFIG_FILE} is not valid JSON '
                      f'({e}); expected the file train.py writes.') from None

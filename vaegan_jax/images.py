@@ -1,6 +1,8 @@
 """Image grids and PNG I/O for samples, summaries and the CLI."""
+import io
 from typing import Sequence
 
+from etils import epath
 import numpy as np
 from PIL import Image
 
@@ -31,11 +33,18 @@ def make_grid(columns: Sequence[np.ndarray], pad: int = 2) -> np.ndarray:
   return to_uint8(grid)
 
 
-def save_png(path: str, image: np.ndarray) -> None:
-  """Saves uint8 [H, W, 3] (or float in [0, 1]) as PNG."""
+def save_png(path, image: np.ndarray) -> None:
+  """Saves uint8 [H, W, 3] (or float in [0, 1]); path may be gs://.
+
+  PNG unless the extension names another format PIL writes (.jpg, ...).
+  """
   if image.dtype != np.uint8:
     image = to_uint8(image)
-  Image.fromarray(image).save(path)
+  path = epath.Path(path)
+  fmt = Image.registered_extensions().get(path.suffix.lower(), 'PNG')
+  buffer = io.BytesIO()
+  Image.fromarray(image).save(buffer, format=fmt)
+  path.write_bytes(buffer.getvalue())
 
 
 def _to_8bit(im: Image.Image) -> Image.Image:

@@ -9,12 +9,12 @@ newest readable checkpoint.  Data and noise are keyed by (seed, step), so a
 resumed run continues exactly as an uninterrupted one.
 """
 import functools
-import os
 import signal
 import time
 
 from absl import logging
 from clu import metric_writers
+from etils import epath
 import flax
 import flax.jax_utils
 from flax.traverse_util import flatten_dict
@@ -62,10 +62,10 @@ def _write_samples(writer, workdir, step, sample_fn, params, sample_batch):
   out = jax.device_get(sample_fn(params, sample_batch))
   grid = images.make_grid([out['masked'], out['output'], out['truth']])
   writer.write_images(step, {'samples/masked|output|truth': grid[None]})
-  sample_dir = os.path.join(workdir, 'samples')
-  os.makedirs(sample_dir, exist_ok=True)
-  images.save_png(os.path.join(sample_dir, f'step_{step:07d}.png'), grid)
-  images.save_png(os.path.join(sample_dir, 'latest.png'), grid)
+  sample_dir = epath.Path(workdir) / 'samples'
+  sample_dir.mkdir(parents=True, exist_ok=True)
+  images.save_png(sample_dir / f'step_{step:07d}.png', grid)
+  images.save_png(sample_dir / 'latest.png', grid)
 
 
 def train_and_evaluate(config, workdir: str) -> train_lib.TrainState:
@@ -84,12 +84,15 @@ def train_and_evaluate(config, workdir: str) -> train_lib.TrainState:
                       process_count=jax.process_count())
   checkpoint.check_writable(workdir)
   is_chief = jax.process_index() == 0
+  if is_chief:
+    checkpoint.write_config(workdir, config)
+  if jax.process_count() > 1:
+    distributed.barrier('vaegan_jax_config_written')
+    checkpoint.check_shared(workdir)
   nets, g_tx, d_tx, state = train_lib.create_train_state(
       config, jax.random.PRNGKey(config.seed))
   manager = checkpoint.create_manager(workdir, config.keep_checkpoints)
   state, start_step = checkpoint.restore_latest(manager, state)
-  if is_chief:
-    checkpoint.write_config(workdir, config)
   writer = metric_writers.create_default_writer(workdir,
                                                 just_logging=not is_chief)
   if start_step >= config.num_steps:
