@@ -60,3 +60,21 @@ def test_smoke(name, flags, keys, tmp_path):
     assert payload['results']['sizes']['40x52']['bucket_over_multiple']
     sweep = payload['results']['sweep']
     assert sweep['compiles'] <= len(sweep['padded_shapes'])
+
+
+def test_texture_cost_oracle(tmp_path):
+  out = tmp_path / 'texture_cost.json'
+  proc = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'benchmarks', 'texture_cost.py'),
+       '--masks_per_image', '1', '--sigmas', '2', '--json', str(out)],
+      cwd=ROOT, env=dict(os.environ), capture_output=True, text=True,
+      timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  r = {name: rows['all'] for name, rows in json.loads(out.read_text()).items()}
+  # The oracle texture restores the truth's detail and costs PSNR and SSIM.
+  assert r['biharmonic']['detail_ratio'] < 0.2
+  assert 0.8 < r['biharmonic + texture(s=2)']['detail_ratio'] < 1.2
+  for metric in ('psnr', 'ssim'):
+    assert (r['biharmonic + texture(s=2)'][metric]
+            < r['biharmonic'][metric])
+  assert r['lowpass(s=2)']['psnr'] > r['biharmonic']['psnr'] + 2
