@@ -42,6 +42,7 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   tf.config.set_visible_devices([], 'GPU')
+  from etils import epath  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   from vaegan_jax import baselines  # pylint: disable=g-import-not-at-top
   from vaegan_jax import evaluate  # pylint: disable=g-import-not-at-top
@@ -56,13 +57,13 @@ def main(argv):
   print(f"Held-out evaluation of {FLAGS.workdir} (step {result['step']}, "
         f"{result['num_images']} images at {tag}):")
   print(evaluate.format_table(result))
-  out_dir = FLAGS.output_dir or os.path.join(FLAGS.workdir, 'eval')
-  os.makedirs(out_dir, exist_ok=True)
+  # epath: the workdir may be gs://.
+  out_dir = epath.Path(FLAGS.output_dir or os.path.join(FLAGS.workdir, 'eval'))
+  out_dir.mkdir(parents=True, exist_ok=True)
   tag += f'_step{FLAGS.step}' if FLAGS.step is not None else ''
   tag += '_folder' if FLAGS.folder else ''
-  json_path = os.path.join(out_dir, f'eval_{tag}.json')
-  with open(json_path, 'w') as f:
-    json.dump(evaluate.to_json(result), f, indent=2)
+  json_path = out_dir / f'eval_{tag}.json'
+  json_path.write_text(json.dumps(evaluate.to_json(result), indent=2))
   # One row per example, spread over buckets: masked | methods | truth.
   order = np.argsort(result['per_image'][evaluate.MODEL]['hole_ratio'])
   rows = order[np.linspace(0, len(order) - 1, min(12, len(order))).astype(int)]
@@ -70,7 +71,7 @@ def main(argv):
   columns = ([result['image'][rows] * (1 - mask) + mask]
              + [o[rows] for o in result['outputs'].values()]
              + [result['image'][rows]])
-  grid_path = os.path.join(out_dir, f'eval_{tag}.png')
+  grid_path = out_dir / f'eval_{tag}.png'
   images.save_png(grid_path, images.make_grid(columns))
   print(f"columns: masked | {' | '.join(result['outputs'])} | truth")
   print(f'wrote {json_path} and {grid_path}')
