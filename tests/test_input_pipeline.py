@@ -188,6 +188,24 @@ def test_folder_source(tmp_path, caplog):
       p[len(str(tmp_path)) + 1:] + '/m0' for p in usable)
 
 
+def test_folder_shards_are_disjoint_across_processes(tmp_path):
+  levels = (20, 70, 120, 170, 220, 250)  # one grey level per file
+  for i, level in enumerate(levels):
+    Image.fromarray(np.full((24, 24, 3), level, np.uint8)).save(
+        tmp_path / f'{i}.png')
+  config = _config(source='folder', folder=str(tmp_path), grayscale_prob=0.0,
+                   channel_permute_prob=0.0)
+  seen = []
+  for process in range(2):
+    it = input_pipeline.create_train_iterator(
+        config, num_local_devices=2, process_index=process, process_count=2)
+    images = np.concatenate([b['image'].reshape(-1, 16 * 16 * 3)
+                             for b in _take(it, 3)])
+    seen.append({int(round(x * 255)) for x in images.mean(axis=1)})
+  # Sorted files 0, 2, 4 go to process 0; 1, 3, 5 to process 1.
+  assert seen[0] == set(levels[0::2]) and seen[1] == set(levels[1::2])
+
+
 def test_folder_without_usable_images(tmp_path):
   with pytest.raises(ValueError, match=re.escape(str(tmp_path))):
     input_pipeline.create_train_iterator(
