@@ -37,9 +37,10 @@ def test_shipped_model_is_small_and_loads():
 
 
 def test_shipped_model_fills_with_texture_at_20_40_percent(held_out):
-  # Measured on the shipped model (docs/quality.md): it does NOT yet beat
-  # biharmonic PSNR (27.5 vs 28.7 dB at 20-40%); it beats the mean fill by a
-  # wide margin and puts ~10x biharmonic's gradient energy in the hole.
+  # Measured on the shipped model (docs/quality.md): it does NOT beat
+  # biharmonic PSNR (27.7 vs 28.7 dB at 20-40%; no fill with real texture
+  # can, see benchmarks/texture_cost.py); it beats the mean fill by a wide
+  # margin and puts ~12x biharmonic's gradient energy in the hole.
   image, mask = held_out
   assert len(image) >= 20
   params = inference.load_params(str(MODEL))
