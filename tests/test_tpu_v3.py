@@ -6,6 +6,7 @@ bf16 compute, the global batch split over 8 cores), shrunk in size with the
 same overrides docs/scaling.md gives; TFDS is mocked (no internet here).
 """
 import os
+import re
 import subprocess
 import sys
 
@@ -107,3 +108,12 @@ np.save({os.path.join(workdir, 'one_device.npy')!r}, out)
   np.testing.assert_array_equal(there[~mask], image[~mask])
   assert np.abs(there[mask] - image[mask]).mean() > 0.01  # It filled.
   np.testing.assert_allclose(there, here, atol=2e-2)
+
+
+def test_docs_give_the_same_shrink_overrides():
+  with open(os.path.join(ROOT, 'docs', 'scaling.md')) as f:
+    text = f.read()
+  section = text[text.index('## Trying the TPU config on a CPU'):]
+  given = dict(re.findall(r'--config\.([\w.]+)=(\S+)', section))
+  given.pop('data.tfds_name')  # The user names a prepared dataset there.
+  assert given == {k: str(v) for k, v in SHRINK.items()}
