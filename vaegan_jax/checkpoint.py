@@ -272,11 +272,14 @@ def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
 def check_shared(workdir: str) -> None:
   """Raises RuntimeError unless every process sees process 0's config.json.
 
-  Call after process 0 wrote it (write_config) and a barrier.  Checkpoints
+  Call on every process after process 0 wrote it (write_config).  Checkpoints
   are written once for all processes, so a run on several hosts needs a
   workdir they share (gs://..., NFS); a local path would leave each host with
   a different resume step.
   """
+  if jax.process_count() == 1:
+    return
+  distributed.barrier('vaegan_jax_config_written')
   unseen = not (epath.Path(_abs(workdir)) / CONFIG_FILE).is_file()
   # Every process raises, so that none waits for the others in a collective.
   if distributed.any_process(unseen):
@@ -291,8 +294,9 @@ def check_shared(workdir: str) -> None:
 
 def read_config(workdir: str) -> ml_collections.ConfigDict:
   """Reads config.json; FileNotFoundError / ValueError when unusable."""
-  path = epath.Path(_abs(workdir)) / CONFIG_FILE
-  if not epath.Path(_abs(workdir)).is_dir():
+  directory = epath.Path(_abs(workdir))
+  path = directory / CONFIG_FILE
+  if not directory.is_dir():
     raise FileNotFoundError(
         f'workdir={workdir!r} does not exist; expected a directory written '
         'by train.py (or a pretrained/<name> directory).')

@@ -84,11 +84,10 @@ def train_and_evaluate(config, workdir: str) -> train_lib.TrainState:
                       process_count=jax.process_count())
   checkpoint.check_writable(workdir)
   is_chief = jax.process_index() == 0
+  multi_process = jax.process_count() > 1
   if is_chief:
     checkpoint.write_config(workdir, config)
-  if jax.process_count() > 1:
-    distributed.barrier('vaegan_jax_config_written')
-    checkpoint.check_shared(workdir)
+  checkpoint.check_shared(workdir)
   nets, g_tx, d_tx, state = train_lib.create_train_state(
       config, jax.random.PRNGKey(config.seed))
   manager = checkpoint.create_manager(workdir, config.keep_checkpoints)
@@ -115,7 +114,6 @@ def train_and_evaluate(config, workdir: str) -> train_lib.TrainState:
   p_d_step, p_g_step = train_lib.make_pmapped_steps(config, nets, g_tx, d_tx)
   p_state = flax.jax_utils.replicate(state)
   del state
-  multi_process = jax.process_count() > 1
 
   skips = faults.SkipCounter(config.max_nonfinite_skips)
   # Skip flags are read one iteration late, so the host never waits for the
