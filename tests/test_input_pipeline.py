@@ -1,5 +1,6 @@
 """Tests for vaegan_jax.input_pipeline."""
 import logging
+import os
 import re
 import socket
 
@@ -119,17 +120,29 @@ def test_crop_boxes_stay_inside_and_at_least_output_size():
       assert 0 <= y0 <= h - side and 0 <= x0 <= w - side
 
 
-def test_heldout_images_differ_from_training_images():
-  assert not set(input_pipeline.EMBEDDED_TRAIN) & set(
-      input_pipeline.EMBEDDED_HELDOUT)
+def test_embedded_corpus_real_photos_heldout_apart():
+  manifest = input_pipeline.embedded_manifest()
   train = input_pipeline.load_embedded_images('train')
   heldout = input_pipeline.load_embedded_images('heldout')
-  assert len(train) == 12 and len(heldout) == 3
+  assert len(train) + len(heldout) == len(manifest) >= 100
+  assert len(heldout) >= 12 and len(train) >= 5 * len(heldout)
+  assert not set(input_pipeline.embedded_names('train')) & set(
+      input_pipeline.embedded_names('heldout'))
+  for entry in manifest:
+    assert entry['license'] and entry['source'] and entry['attribution']
+    # Reserved for independent evaluation: never trained or tuned on.
+    for reserved in ('scikit-learn', 'sklearn', 'matplotlib',
+                     'mate-backgrounds'):
+      assert reserved not in entry['source'], entry
+  assert len({e['category'] for e in manifest}) >= 6
   for img in train + heldout:
     assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
-    assert min(img.shape[:2]) <= 512
-  for h in heldout:
-    assert not any(t.shape == h.shape and np.array_equal(t, h) for t in train)
+    assert 192 <= min(img.shape[:2]) <= 512
+  small = lambda x: np.asarray(Image.fromarray(x).resize((16, 16)), float)
+  for h in heldout:  # no held-out photo is a copy of a training photo
+    assert min(np.abs(small(t) - small(h)).mean() for t in train) > 2.0
+  licences = os.path.join(input_pipeline.PHOTOS_DIR, 'LICENSES.md')
+  assert os.path.getsize(licences) > 500
 
 
 def _write_folder(root):
@@ -297,13 +310,13 @@ def test_eval_data_fixed_and_heldout_only():
   a = input_pipeline.load_eval_data(config, num_masks_per_image=2)
   config.seed = 7  # The eval set must not depend on the training seed.
   b = input_pipeline.load_eval_data(config, num_masks_per_image=2)
-  n = 3 * len(input_pipeline.EVAL_VIEWS) * 2
+  heldout = input_pipeline.embedded_names('heldout')
+  n = len(heldout) * len(input_pipeline.EVAL_VIEWS) * 2
   assert a['image'].shape == (n, 16, 16, 3) and a['mask'].shape == (n, 16,
                                                                      16, 1)
   assert a['image'].dtype == a['mask'].dtype == np.float32
   assert len(a['name']) == len(set(a['name'])) == n
-  assert {name.split('/')[0] for name in a['name']} == set(
-      input_pipeline.EMBEDDED_HELDOUT)
+  assert {name.split('/')[0] for name in a['name']} == set(heldout)
   assert a['name'] == b['name']
   np.testing.assert_array_equal(a['image'], b['image'])
   np.testing.assert_array_equal(a['mask'], b['mask'])
@@ -314,11 +327,16 @@ def test_eval_data_fixed_and_heldout_only():
   assert not np.array_equal(a['mask'][:half], a['mask'][half:])
   np.testing.assert_array_equal(a['mask'][5], masks.mask_for_index(
       input_pipeline.EVAL_MASK_SEED, 5, 16, 16, config.masks).numpy())
-  full = input_pipeline.load_embedded_images('heldout')[0]  # 300 x 451.
-  assert full.shape == (300, 451, 3)
-  for name, crop in [('chelsea/1.0_center/m0', full[:, 75:375]),
-                     ('chelsea/0.5_top_right/m0', full[:150, 301:]),
-                     ('chelsea/0.25_bottom_left/m1', full[225:, :75])]:
+  full = input_pipeline.load_embedded_images('heldout')[0]
+  h, w = full.shape[:2]
+  s = min(h, w)
+  half, quarter = round(0.5 * s), round(0.25 * s)
+  first = heldout[0]
+  for name, crop in [
+      (f'{first}/1.0_center/m0',
+       full[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]),
+      (f'{first}/0.5_top_right/m0', full[:half, w - half:]),
+      (f'{first}/0.25_bottom_left/m1', full[h - quarter:, :quarter])]:
     expected = tf.image.resize(crop / 255.0, [16, 16], 'area')
     np.testing.assert_allclose(a['image'][a['name'].index(name)],
                                expected.numpy(), atol=1e-5)
@@ -343,3 +361,16 @@ def test_colour_augmentation():
   # Keyed by (seed, index): the same draws every time.
   np.testing.assert_array_equal(
       permuted, batch(grayscale_prob=0.0, channel_permute_prob=1.0))
+
+
+def test_eval_photos_whole_with_object_holes():
+  config = _config()
+  a = input_pipeline.load_eval_photos(config)
+  heldout = input_pipeline.load_embedded_images('heldout')
+  assert a['name'] == list(input_pipeline.embedded_names('heldout'))
+  for image, mask, full in zip(a['image'], a['mask'], heldout):
+    assert image.shape == full.shape and mask.shape == full.shape[:2] + (1,)
+    np.testing.assert_allclose(image, full / 255.0, atol=1e-6)
+    assert 0.05 <= mask.mean() <= 0.15
+  small = input_pipeline.load_eval_photos(config, max_side=100)
+  assert all(max(x.shape[:2]) == 100 for x in small['image'])

@@ -214,3 +214,15 @@ def test_vectorised_seeds_match_fold_in():
     want0 = tf.random.experimental.stateless_fold_in(
         base, tf.constant(0, tf.int64)).numpy()[0]
     assert got.tolist() == [want0, i]
+
+
+def test_object_masks_cover_5_to_15_percent_and_repeat():
+  for i, (h, w) in enumerate([(480, 640), (512, 341), (97, 203)]):
+    m = masks.object_mask(1234, i, h, w)
+    assert m.shape == (h, w, 1) and m.dtype == np.float32
+    assert 0.05 <= m.mean() <= 0.15, m.mean()
+    np.testing.assert_array_equal(m, masks.object_mask(1234, i, h, w))
+    assert not np.array_equal(m, masks.object_mask(1234, i + 1, h, w))
+    # One connected object-like blob or a few: not scattered speckle.
+    from scipy import ndimage  # pylint: disable=g-import-not-at-top
+    assert ndimage.label(m[..., 0])[1] <= 4

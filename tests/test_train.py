@@ -62,15 +62,22 @@ def test_train_resume_inpaint_eval(tmp_path):
                                 filled)
 
   out = _run('eval.py', '--workdir', workdir, '--num_masks_per_image=1',
-             '--baselines=biharmonic,mean', '--num_samples=2')
-  assert 'PSNR' in out and 'biharmonic' in out and 'diversity' in out
-  with open(os.path.join(workdir, 'eval', 'eval_16px.json')) as f:
-    result = json.load(f)
-  assert result['step'] == 4
-  assert set(result['results']) == {'vaegan', 'biharmonic', 'mean'}
-  assert result['results']['vaegan']['all']['psnr'] > 0
-  assert result['diversity']['pairwise_hole_l1'] > 0
-  assert os.path.isfile(os.path.join(workdir, 'eval', 'eval_16px.png'))
+             '--baselines=biharmonic,mean,shiftmap,oracle', '--num_samples=2',
+             '--modes=16,32,photo', '--photo_max_side=48')
+  assert 'PSNR' in out and 'SWD' in out and 'diversity' in out
+  for tag in ('16px', '32px', 'photo'):
+    with open(os.path.join(workdir, 'eval', f'eval_{tag}.json')) as f:
+      result = json.load(f)
+    assert result['step'] == 4 and result['mode'] == tag
+    assert set(result['results']) == {'vaegan', 'vaegan_mean8', 'biharmonic',
+                                      'mean', 'shiftmap', 'oracle'}
+    for row in result['results'].values():
+      assert row['all']['psnr'] > 0 and row['all']['swd'] > 0
+      assert set(row['all']) >= {'swd_x1', 'ssim', 'detail_ratio', 'hole_l1'}
+    assert all(s > 0 for s in result['seconds_per_image'].values())
+    assert os.path.isfile(os.path.join(workdir, 'eval', f'eval_{tag}.png'))
+  assert 'diversity' in json.load(open(os.path.join(workdir, 'eval',
+                                                    'eval_16px.json')))
 
   # Any folder of photos instead of the held-out set.
   photos = tmp_path / 'photos'
@@ -81,7 +88,10 @@ def test_train_resume_inpaint_eval(tmp_path):
                     rng.integers(0, 256, shape, dtype=np.uint8))
   from vaegan_jax import evaluate  # pylint: disable=g-import-not-at-top
   result = evaluate.run(workdir, folder=str(photos), num_masks_per_image=2,
-                        num_samples=0)
+                        num_samples=0, modes=[16, 'photo'])
+  photo = result['modes']['photo']
+  assert [x.shape for x in photo['image']] == [(40, 30, 3), (20, 50, 3)]
+  result = result['modes']['16px']
   assert result['num_images'] == 4 and result['image'].shape[1:] == (
       16, 16, 3)
   assert sorted(set(n.split('/')[0] for n in result['names'])) == [

@@ -1,16 +1,28 @@
-"""Classical inpainting baselines: OpenCV Telea / Navier-Stokes, biharmonic, mean.
+"""Classical inpainting baselines and reference rows for the eval tables.
 
 These are what a CPU user would otherwise reach for; eval.py scores them
-side by side with the model on the same images and masks.  'pyramid' and
-'harmonic' are the parameter-free fills the generator can start from
-(models.pyramid_fill, models.harmonic_fill).
+side by side with the model on the same images and masks:
+  telea, navier_stokes  OpenCV's diffusion fills;
+  biharmonic            scikit-image's smooth fill;
+  mean                  the mean visible colour;
+  shiftmap              OpenCV's exemplar-based shift-map (cv2.xphoto): the
+                        classical method that copies real texture;
+  oracle                NOT a method (it reads the hidden pixels): biharmonic
+                        plus the truth's own high band T - gauss(T, 2),
+                        shifted by half the image.  Truth-like texture at a
+                        phase nobody can know: what such texture costs in
+                        PSNR and scores in SWD;
+  pyramid, harmonic     the parameter-free fills the generator can start from
+                        (models.pyramid_fill, models.harmonic_fill).
 """
 from typing import Callable, Dict
 
 import numpy as np
+from scipy import ndimage
 
-METHODS = ('telea', 'navier_stokes', 'biharmonic', 'mean', 'pyramid',
-           'harmonic')
+METHODS = ('telea', 'navier_stokes', 'biharmonic', 'mean', 'shiftmap',
+           'oracle', 'pyramid', 'harmonic')
+ORACLE_SIGMA = 2.0  # pixels: the oracle's texture band.
 _CV2_RADIUS = 3  # OpenCV's usual neighbourhood radius, in pixels.
 
 
@@ -27,6 +39,40 @@ def _cv2(flag_name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
 def _biharmonic(image, hole):
   from skimage.restoration import inpaint_biharmonic  # pylint: disable=g-import-not-at-top
   return inpaint_biharmonic(image, hole, channel_axis=-1).astype(np.float32)
+
+
+def _shiftmap(image, hole):
+  import cv2  # pylint: disable=g-import-not-at-top
+  # Shift-map works in Lab (as OpenCV's xphoto inpainting sample does);
+  # its mask marks the known pixels.
+  u8 = np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
+  lab = cv2.cvtColor(u8, cv2.COLOR_RGB2Lab)
+  out = np.zeros_like(lab)
+  cv2.xphoto.inpaint(lab, (~hole).astype(np.uint8) * 255, out,
+                     cv2.xphoto.INPAINT_SHIFTMAP)
+  rgb = cv2.cvtColor(out, cv2.COLOR_Lab2RGB)
+  # On small images it leaves some hole pixels unlabelled (Lab 0, 0, 0):
+  # those get Telea's fill, so that the row shows shift-map, not its gaps.
+  unfilled = np.all(out == 0, axis=-1) & hole
+  if unfilled.any():
+    rgb[unfilled] = cv2.inpaint(u8, hole.astype(np.uint8), _CV2_RADIUS,
+                                cv2.INPAINT_TELEA)[unfilled]
+  return rgb.astype(np.float32) / 255.0
+
+
+def lowpass(image, sigma: float) -> np.ndarray:
+  """gauss(image, sigma) over H, W of float [H, W, C] (reflected borders)."""
+  return ndimage.gaussian_filter(image, (sigma, sigma, 0), mode='reflect')
+
+
+def shifted_band(image, sigma: float) -> np.ndarray:
+  """The high band image - gauss(image, sigma), rolled by half the image."""
+  h, w = image.shape[:2]
+  return np.roll(image - lowpass(image, sigma), (h // 2, w // 2), (0, 1))
+
+
+def _oracle(image, hole):
+  return _biharmonic(image, hole) + shifted_band(image, ORACLE_SIGMA)
 
 
 def _mean(image, hole):
@@ -54,6 +100,8 @@ _FNS: Dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     'navier_stokes': _cv2('INPAINT_NS'),
     'biharmonic': _biharmonic,
     'mean': _mean,
+    'shiftmap': _shiftmap,
+    'oracle': _oracle,
     'pyramid': _pyramid,
     'harmonic': _harmonic,
 }
@@ -64,19 +112,22 @@ def inpaint_classical(method: str, images, masks) -> np.ndarray:
 
   Args:
     method: one of METHODS.
-    images: float [N, H, W, 3] in [0, 1].
-    masks: [N, H, W, 1] or [N, H, W], 1 = hole.
+    images: float [N, H, W, 3] in [0, 1], or a sequence of [H_i, W_i, 3].
+    masks: [N, H, W, 1] or [N, H, W] (or a sequence), 1 = hole.
   Returns:
-    float32 [N, H, W, 3] in [0, 1]; known pixels equal the input.
+    float32 [N, H, W, 3] in [0, 1] (a list for a sequence of sizes); known
+    pixels equal the input.
   """
   if method not in _FNS:
     raise ValueError(f'method: {method!r} is not one of {METHODS}.')
-  images = np.asarray(images, np.float32)
-  holes = np.asarray(masks).reshape(images.shape[:3]) > 0.5
-  out = np.empty_like(images)
-  for i, (image, hole) in enumerate(zip(images, holes)):
+  out = []
+  for image, mask in zip(images, masks):
+    image = np.asarray(image, np.float32)
+    hole = np.asarray(mask).reshape(image.shape[:2]) > 0.5
     filled = _FNS[method](image, hole) if hole.any() else image
-    out[i] = np.where(hole[..., None], np.clip(filled, 0.0, 1.0), image)
+    out.append(np.where(hole[..., None], np.clip(filled, 0.0, 1.0), image))
+  if isinstance(images, np.ndarray):
+    return np.stack(out) if out else np.zeros(images.shape, np.float32)
   return out
 
 

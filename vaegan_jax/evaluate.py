@@ -1,8 +1,17 @@
-"""Held-out evaluation: the model and classical baselines, side by side.
+"""Held-out evaluation: the model and reference rows, side by side.
 
-Every method sees the same images and the same fixed masks (from
-input_pipeline.load_eval_data).  Results are reported overall and per
-hole-ratio bucket; diversity is measured on prior samples.
+Three modes, the same rows and metrics in each:
+  crops at S px   fixed square views of the held-out photos with fixed masks
+                  (input_pipeline.load_eval_data), S = the training size and
+                  256 by default;
+  'photo'         whole held-out photos at their own size (long side <= 1024)
+                  with object-like holes (input_pipeline.load_eval_photos).
+Every method sees the same images and masks.  Results are reported overall
+and per hole-ratio bucket: PSNR, SSIM, hole L1, detail ratio, SWD on hole
+patches and seconds per image.  Two rows come from the model:
+  vaegan          the default output of `inpaint` (what a user gets);
+  vaegan_mean8    the fidelity output: the mean of `inpaint(...,
+                  num_samples=8)`, the best estimate for distortion metrics.
 """
 import time
 from typing import Dict, Sequence
@@ -17,78 +26,177 @@ from vaegan_jax import input_pipeline
 from vaegan_jax import metrics
 
 MODEL = 'vaegan'
+FIDELITY = 'vaegan_mean8'
+FIDELITY_SAMPLES = 8
+PHOTO = 'photo'
+CROP_VIEWS = {  # views of each held-out photo per crop size; masks per view
+    'small': (input_pipeline.EVAL_VIEWS, 8),
+    'large': (input_pipeline.EVAL_VIEWS[:6], 2),  # whole + half-side views
+}
+_LARGE = 128  # crop sizes from here on use the 'large' views
 
 
-def _summaries(per_image) -> Dict[str, Dict]:
-  out = {'all': metrics.summarize(per_image)}
-  for name, idx in metrics.bucket_indices(per_image['hole_ratio']).items():
+def default_modes(image_size: int):
+  """[training size, 256, 'photo'] (without repeats)."""
+  return list(dict.fromkeys([int(image_size), 256, PHOTO]))
+
+
+def parse_modes(spec: str, image_size: int):
+  """'' -> default_modes; '64,256,photo' -> [64, 256, 'photo']."""
+  if not spec:
+    return default_modes(image_size)
+  modes = []
+  for item in (s.strip() for s in spec.split(',') if s.strip()):
+    if item == PHOTO:
+      modes.append(PHOTO)
+    elif item.isdigit() and int(item) >= 8:
+      modes.append(int(item))
+    else:
+      raise ValueError(f"--modes: {item!r} is neither a crop size >= 8 nor "
+                       f"'{PHOTO}'.")
+  return modes
+
+
+def mode_tag(mode) -> str:
+  return PHOTO if mode == PHOTO else f'{mode}px'
+
+
+def _data(config, mode, num_masks_per_image, photo_max_side):
+  if mode == PHOTO:
+    return input_pipeline.load_eval_photos(config, max_side=photo_max_side)
+  views, masks_per_view = CROP_VIEWS['large' if mode >= _LARGE else 'small']
+  return input_pipeline.load_eval_data(
+      config, num_masks_per_image=num_masks_per_image or masks_per_view,
+      image_size=mode, views=views)
+
+
+def _per_image(fn, images, masks, batched):
+  """fn over the whole batch, or image by image for photos of many sizes."""
+  if batched:
+    return fn(images, masks)
+  return [fn(x[None], m[None])[0] for x, m in zip(images, masks)]
+
+
+def _model_rows(params, image, mask, batched):
+  def default(x, m):
+    return inference.inpaint(params, x, m > 0.5)
+
+  def fidelity(x, m):
+    samples = inference.inpaint(params, x, m > 0.5,
+                                num_samples=FIDELITY_SAMPLES,
+                                rng=jax.random.PRNGKey(0))
+    return np.mean(samples, axis=0)
+
+  outputs, seconds = {}, {}
+  for name, fn in ((MODEL, default), (FIDELITY, fidelity)):
+    t = time.perf_counter()
+    outputs[name] = _per_image(fn, image, mask, batched)
+    seconds[name] = time.perf_counter() - t
+  return outputs, seconds
+
+
+def _metrics(output, image, mask, batched):
+  if batched:
+    return metrics.image_metrics(output, image, mask)
+  per = [metrics.image_metrics(o[None], x[None], m[None])
+         for o, x, m in zip(output, image, mask)]
+  return {k: np.concatenate([p[k] for p in per]) for k in per[0]}
+
+
+def _summaries(per_image, patches, truth_patches) -> Dict[str, Dict]:
+  groups = {'all': np.arange(len(per_image['psnr']))}
+  groups.update(metrics.bucket_indices(per_image['hole_ratio']))
+  out = {}
+  for name, idx in groups.items():
     out[name] = metrics.summarize({k: v[idx] for k, v in per_image.items()})
+    out[name].update(metrics.swd(patches, truth_patches, images=idx))
   return out
 
 
-def run(workdir: str, *, image_size=None, num_masks_per_image: int = 8,
-        baselines: Sequence[str] = (), num_samples: int = 8,
-        diversity_images: int = 48, seed: int = 0, step=None,
-        folder=None) -> Dict:
-  """Scores `workdir`'s model (and `baselines`) on the held-out set.
+def run_mode(params, config, mode, *, baselines: Sequence[str] = (),
+             num_masks_per_image=None, num_samples: int = 8,
+             diversity_images: int = 48, seed: int = 0,
+             photo_max_side: int = 1024) -> Dict:
+  """Scores `params` (and `baselines`) in one mode (crop size or 'photo').
 
-  With `folder`, the images are the centre squares of the first 16 images
-  in that folder (any photos the model never saw) instead.
+  Photos longer than `photo_max_side` are downscaled to it.
 
   Returns:
-    {'step', 'image_size', 'num_images', 'names', 'results': {method:
-    {'all' | bucket: summary}}, 'per_image': {method: {metric: [N]}},
-    'diversity': {...}, 'seconds': {method: s}, 'outputs': {method:
-    float [N, S, S, 3]}, 'image', 'mask'}.
+    {'mode', 'num_images', 'names', 'results': {method: {'all' | bucket:
+    summary}}, 'per_image': {method: {metric: [N]}}, 'diversity': {...},
+    'seconds_per_image': {method: s}, 'outputs': {method: images},
+    'image', 'mask'}; images are float [N, S, S, 3] arrays for crops, lists
+    of [H_i, W_i, 3] for photos.
   """
-  config = checkpoint.read_config(workdir)
-  if folder:
-    config.data.source, config.data.folder = 'folder', folder
-  params = inference.load_params(workdir, step=step)
-  data = input_pipeline.load_eval_data(
-      config, num_masks_per_image=num_masks_per_image, image_size=image_size)
+  data = _data(config, mode, num_masks_per_image, photo_max_side)
   image, mask = data['image'], data['mask']
-  outputs, seconds = {}, {}
-  t = time.perf_counter()
-  outputs[MODEL] = inference.inpaint(params, image, mask > 0.5)
-  seconds[MODEL] = time.perf_counter() - t
+  batched = mode != PHOTO
+  outputs, seconds = _model_rows(params, image, mask, batched)
   for method in baselines:
     t = time.perf_counter()
     outputs[method] = baselines_lib.inpaint_classical(method, image, mask)
     seconds[method] = time.perf_counter() - t
-  per_image = {m: metrics.image_metrics(o, image, mask)
-               for m, o in outputs.items()}
+  truth_patches = metrics.hole_patches(image, mask)
+  per_image, results = {}, {}
+  for m, o in outputs.items():
+    per_image[m] = _metrics(o, image, mask, batched)
+    results[m] = _summaries(per_image[m], metrics.hole_patches(o, mask),
+                            truth_patches)
+  n = len(data['name'])
   result = {
-      'step': params.step, 'image_size': int(image.shape[1]),
-      'num_images': len(data['name']), 'names': data['name'],
-      'results': {m: _summaries(p) for m, p in per_image.items()},
-      'per_image': per_image, 'seconds': seconds, 'outputs': outputs,
+      'mode': mode_tag(mode), 'num_images': n, 'names': data['name'],
+      'results': results, 'per_image': per_image, 'outputs': outputs,
+      'seconds_per_image': {m: s / max(n, 1) for m, s in seconds.items()},
       'image': image, 'mask': mask,
   }
-  if num_samples and num_samples > 1:
-    n = min(diversity_images, len(image))
-    samples = inference.inpaint(params, image[:n], mask[:n] > 0.5,
+  if num_samples and num_samples > 1 and batched:
+    k = min(diversity_images, n)
+    samples = inference.inpaint(params, image[:k], mask[:k] > 0.5,
                                 num_samples=num_samples,
                                 rng=jax.random.PRNGKey(seed))
-    div = metrics.diversity(samples, image[:n], mask[:n])
+    div = metrics.diversity(samples, image[:k], mask[:k])
     result['diversity'] = {
-        'num_samples': num_samples, 'num_images': n,
+        'num_samples': num_samples, 'num_images': k,
         'pairwise_hole_l1': float(np.mean(div['pairwise_hole_l1'])),
         'best_of_k_psnr': float(np.mean(div['best_psnr'])),
-        'mean_latent_psnr': float(np.mean(per_image[MODEL]['psnr'][:n])),
+        'default_psnr': float(np.mean(per_image[MODEL]['psnr'][:k])),
     }
     result['samples'] = samples
   return result
 
 
+def run(workdir: str, *, modes=None, folder=None, step=None, **kwargs):
+  """Scores `workdir`'s model in each of `modes` (default_modes).
+
+  With `folder`, the images are those of that folder (any photos the model
+  never saw) instead of the held-out set.  kwargs go to run_mode.
+
+  Returns:
+    {'step', 'modes': {tag: run_mode result}}.
+  """
+  config = checkpoint.read_config(workdir)
+  if folder:
+    config.data.source, config.data.folder = 'folder', folder
+  params = inference.load_params(workdir, step=step)
+  modes = modes or default_modes(config.image_size)
+  return {'step': params.step,
+          'modes': {mode_tag(m): run_mode(params, config, m, **kwargs)
+                    for m in modes}}
+
+
 def format_table(result) -> str:
-  """Plain-text table: one row per method and bucket."""
-  rows = [('method', 'holes', 'n', 'PSNR dB', 'SSIM', 'hole L1', 'detail')]
+  """Plain-text table of one mode: one row per method and bucket."""
+  rows = [('method', 'holes', 'n', 'PSNR dB', 'SSIM', 'hole L1', 'detail',
+           'SWD', 's/img')]
   for method, summaries in result['results'].items():
     for bucket, s in summaries.items():
+      if not s['n']:
+        continue
       rows.append((method, bucket, str(s['n']), f"{s['psnr']:.2f}",
                    f"{s['ssim']:.4f}", f"{s['hole_l1']:.4f}",
-                   f"{s.get('detail_ratio', float('nan')):.3f}"))
+                   f"{s.get('detail_ratio', float('nan')):.3f}",
+                   f"{s['swd']:.1f}",
+                   f"{result['seconds_per_image'][method]:.3f}"))
   widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
   lines = ['  '.join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
            for r in rows]
@@ -97,17 +205,51 @@ def format_table(result) -> str:
     lines.append(
         f"diversity ({d['num_samples']} samples x {d['num_images']} images): "
         f"pairwise hole L1 {d['pairwise_hole_l1']:.4f}, best-of-k PSNR "
-        f"{d['best_of_k_psnr']:.2f} dB (mean latent {d['mean_latent_psnr']:.2f})")
+        f"{d['best_of_k_psnr']:.2f} dB (default output {d['default_psnr']:.2f})")
   return '\n'.join(lines)
 
 
 def to_json(result) -> Dict:
-  """The JSON-serialisable part of `run`'s result."""
+  """The JSON-serialisable part of one mode's result."""
   per_image = {
       m: {name: {k: float(v[i]) for k, v in p.items()}
           for i, name in enumerate(result['names'])}
       for m, p in result['per_image'].items()}
-  keys = ('step', 'image_size', 'num_images', 'results', 'seconds',
-          'diversity')
+  keys = ('mode', 'num_images', 'results', 'seconds_per_image', 'diversity')
   return dict({k: result[k] for k in keys if k in result},
               per_image=per_image)
+
+
+def grid_rows(result, max_rows: int = 12, window: int = 320):
+  """Columns masked | each method | truth for a PNG grid of one mode.
+
+  Crops: up to `max_rows` examples spread over the hole ratios.  Photos: a
+  window of at most `window` px around each hole, at full resolution.
+  """
+  order = np.argsort(result['per_image'][MODEL]['hole_ratio'])
+  rows = order[np.linspace(0, len(order) - 1,
+                           min(max_rows, len(order))).astype(int)]
+  sources = ([result['image']] + list(result['outputs'].values())
+             + [result['image']])
+  if result['mode'] != PHOTO:
+    mask = result['mask'][rows]
+    columns = [src[rows] for src in sources]
+    columns[0] = columns[0] * (1 - mask) + mask
+    return columns
+  columns = [[] for _ in sources]
+  for i in rows[:6]:
+    hole = result['mask'][i][..., 0] > 0.5
+    h, w = hole.shape
+    size = min(window, h, w)
+    ys, xs = np.nonzero(hole)
+    y0 = int(np.clip((ys.min() + ys.max()) // 2 - size // 2, 0, h - size))
+    x0 = int(np.clip((xs.min() + xs.max()) // 2 - size // 2, 0, w - size))
+    box = (slice(y0, y0 + size), slice(x0, x0 + size))
+    for col, src in zip(columns, sources):
+      crop = np.zeros((window, window, 3), np.float32) + 1.0
+      crop[:size, :size] = src[i][box]
+      col.append(crop)
+    m = np.zeros((window, window, 1), np.float32)
+    m[:size, :size] = hole[box][..., None]
+    columns[0][-1] = columns[0][-1] * (1 - m) + m
+  return [np.stack(c) for c in columns]

@@ -1,7 +1,9 @@
 """Input pipeline: images and inpainting masks as tf.data iterators.
 
 Sources (config.data.source):
-  'embedded': photos and textures bundled with scikit-image (no download).
+  'embedded': the real photographs shipped in vaegan_jax/photos (no
+              download; sources and licences in photos/LICENSES.md), with a
+              fixed held-out split of whole photos that training never sees.
   'folder':   the user's own images under config.data.folder.
   'tfds':     a TFDS dataset with an 'image' feature.
 
@@ -33,10 +35,9 @@ for _kind in ('GPU', 'TPU'):
   except (RuntimeError, ValueError):
     pass
 
-EMBEDDED_TRAIN = ('astronaut', 'coffee', 'rocket', 'brick', 'grass', 'coins',
-                  'moon', 'hubble_deep_field', 'immunohistochemistry',
-                  'retina', 'clock', 'cell')
-EMBEDDED_HELDOUT = ('chelsea', 'gravel', 'camera')
+PHOTOS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          'photos')
+SPLITS = ('train', 'heldout')
 SOURCES = ('embedded', 'folder', 'tfds')
 EVAL_MASK_SEED = 1234
 # Held-out views: the centre square, then centre + 4 corner squares with side
@@ -51,14 +52,26 @@ _COLOUR_SALT = 0xC010  # Colour augmentation draws, apart from the crop's.
 
 
 @functools.lru_cache(maxsize=None)
+def embedded_manifest() -> tuple[dict, ...]:
+  """The shipped photos: {'file', 'split', 'category', 'source', ...} each."""
+  with open(os.path.join(PHOTOS_DIR, 'MANIFEST.json')) as f:
+    return tuple(json.load(f))
+
+
+def embedded_names(split: str) -> tuple[str, ...]:
+  """Names (file stems) of the shipped photos of `split`, sorted."""
+  if split not in SPLITS:
+    raise ValueError(f'split must be one of {SPLITS}, got {split!r}.')
+  return tuple(os.path.splitext(p['file'])[0] for p in embedded_manifest()
+               if p['split'] == split)
+
+
+@functools.lru_cache(maxsize=None)
 def _embedded(split: str) -> tuple[np.ndarray, ...]:
-  import skimage.data  # pylint: disable=g-import-not-at-top
-  if split not in ('train', 'heldout'):
-    raise ValueError(f"split must be 'train' or 'heldout', got {split!r}.")
   images = []
-  for name in EMBEDDED_TRAIN if split == 'train' else EMBEDDED_HELDOUT:
-    img = np.asarray(getattr(skimage.data, name)())
-    img = np.stack([img] * 3, -1) if img.ndim == 2 else img[..., :3]
+  for name in embedded_names(split):
+    with Image.open(os.path.join(PHOTOS_DIR, name + '.jpg')) as im:
+      img = np.asarray(im.convert('RGB'))
     h, w = img.shape[:2]
     if min(h, w) > _MAX_SHORT_SIDE:
       # So a crop scale shows a similar amount of content on every image.
@@ -165,25 +178,24 @@ def _train_image(image: tf.Tensor, g: tf.Tensor, config) -> tf.Tensor:
 
 
 def _embedded_dataset(config, indices: tf.data.Dataset) -> tf.data.Dataset:
-  """Crops from all training images stacked row-wise into one uint8 buffer."""
+  """Crops from all training images, held in one flat uint8 buffer."""
   images = _embedded('train')
-  max_w = max(img.shape[1] for img in images)
-  # A common width lets a crop be one tf.slice, never copying a whole image.
-  buffer = tf.constant(np.concatenate(
-      [np.pad(img, [(0, 0), (0, max_w - img.shape[1]), (0, 0)])
-       for img in images]))
-  heights = [img.shape[0] for img in images]
-  # Per image: first buffer row, height, width.
-  layout = tf.constant([(sum(heights[:i]), img.shape[0], img.shape[1])
-                        for i, img in enumerate(images)], tf.int32)
+  # One buffer, no padding: portrait and landscape photos of many sizes.
+  buffer = tf.constant(np.concatenate([img.reshape(-1) for img in images]))
+  sizes = [img.size for img in images]
+  # Per image: first buffer element, height, width.
+  layout = tf.constant([(sum(sizes[:i]), img.shape[0], img.shape[1])
+                        for i, img in enumerate(images)], tf.int64)
 
   def fn(k, g):
     del k
     u = _uniforms(config.seed, g)
     i = tf.minimum(tf.cast(u[4] * len(images), tf.int32), len(images) - 1)
-    row0, h, w = tf.unstack(layout[i])
-    y0, x0, side = _crop_box(u, h, w, config)
-    crop = tf.slice(buffer, [row0 + y0, x0, 0], [side, side, 3])
+    start, h, w = tf.unstack(layout[i])
+    image = tf.reshape(tf.slice(buffer, [start], [h * w * 3]), [h, w, 3])
+    y0, x0, side = _crop_box(u, tf.cast(h, tf.int32), tf.cast(w, tf.int32),
+                             config)
+    crop = image[y0:y0 + side, x0:x0 + side]
     image = _augment_colour(_finish(crop, u[3] < 0.5, config.image_size), g,
                             config)
     return _with_index(image, g, config)
@@ -342,10 +354,12 @@ def _view(image: np.ndarray, scale: float, anchor: str, size: int):
 
 
 def load_eval_data(config, *, num_masks_per_image: int = 4,
-                   split: str = 'heldout', image_size: int | None = None):
+                   split: str = 'heldout', image_size: int | None = None,
+                   views=EVAL_VIEWS):
   """Fixed evaluation set, identical on every call.
 
-  'embedded': the EVAL_VIEWS of each image of `split` ('heldout' or 'train').
+  'embedded': the `views` (default EVAL_VIEWS) of each image of `split`
+  ('heldout' or 'train').
   'folder': centre squares of the first 16 usable images (sorted paths).
   'tfds': centre squares of the first 16 images of config.data.tfds_eval_split
   (default 'test', else 'validation'; split='train' uses tfds_split).
@@ -355,17 +369,17 @@ def load_eval_data(config, *, num_masks_per_image: int = 4,
 
   Returns:
     {'image': float32 [N, S, S, 3] in [0, 1], 'mask': float32 [N, S, S, 1],
-    'name': N strings like 'chelsea/0.5_top_left/m1'}.
+    'name': N strings like 'lomiri_dandelions/0.5_top_left/m1'}.
   """
   _check_source(config)
   size = image_size or config.image_size
   if config.data.source == 'embedded':
-    names = EMBEDDED_TRAIN if split == 'train' else EMBEDDED_HELDOUT
+    names = embedded_names(split)
     views = [(_view(img, s, a, size), f'{name}/{s}_{a}')
-             for s, a in EVAL_VIEWS
+             for s, a in views
              for name, img in zip(names, _embedded(split))]
   elif config.data.source == 'folder':
-    views = []
+    views = []  # pylint: disable=redefined-argument-from-local
     for path in image_files.list_folder_images(config.data.folder)[0][:_MAX_EVAL_IMAGES]:
       image = image_files.decode(tf.io.read_file(path)).numpy()
       views.append((_view(image, 1.0, 'center', size),
@@ -388,3 +402,49 @@ def load_eval_data(config, *, num_masks_per_image: int = 4,
       'name': [f'{name}/m{m}' for m in range(num_masks_per_image)
                for _, name in views],
   }
+
+
+def _fit_long_side(image: np.ndarray, max_side: int) -> np.ndarray:
+  h, w = image.shape[:2]
+  if max(h, w) <= max_side:
+    return image
+  f = max_side / max(h, w)
+  size = (max(1, round(w * f)), max(1, round(h * f)))
+  return np.asarray(Image.fromarray(image).resize(size, Image.LANCZOS))
+
+
+def load_eval_photos(config, *, max_side: int = 1024, split: str = 'heldout'):
+  """Whole photos at their own size, each with a fixed object-like hole.
+
+  'embedded': every photo of `split`; 'folder' / 'tfds': the same first 16
+  images as load_eval_data.  Photos longer than `max_side` are downscaled to
+  it.  Photo i gets masks.object_mask(EVAL_MASK_SEED, i, H_i, W_i): a union
+  of a few ellipses covering 5-15% of it.
+
+  Returns:
+    {'image': list of float32 [H_i, W_i, 3] in [0, 1], 'mask': list of
+    float32 [H_i, W_i, 1], 'name': list of str}.
+  """
+  _check_source(config)
+  if config.data.source == 'embedded':
+    named = list(zip(embedded_names(split), _embedded(split)))
+  elif config.data.source == 'folder':
+    paths = image_files.list_folder_images(config.data.folder)[0]
+    named = [(os.path.relpath(p, config.data.folder),
+              image_files.decode(tf.io.read_file(p)).numpy())
+             for p in paths[:_MAX_EVAL_IMAGES]]
+  else:
+    builder = _tfds_builder(config)
+    name = config.data.tfds_eval_split or (
+        'test' if 'test' in builder.info.splits else 'validation')
+    ds = _tfds_encoded_images(builder, name)
+    named = [(f'{name}[{i}]', image_files.decode(x).numpy())
+             for i, x in enumerate(ds.take(_MAX_EVAL_IMAGES))]
+  images, holes = [], []
+  for i, (_, image) in enumerate(named):
+    if image.dtype != np.uint8:  # decoded as float in [0, 1]
+      image = np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
+    image = _fit_long_side(image, max_side)
+    images.append(image.astype(np.float32) / 255.0)
+    holes.append(masks.object_mask(EVAL_MASK_SEED, i, *image.shape[:2]))
+  return {'image': images, 'mask': holes, 'name': [n for n, _ in named]}

@@ -218,3 +218,44 @@ def fixed_masks(seed, num, height, width, masks_config):
 def hole_ratio(mask):
   """Fraction of hole pixels of [..., H, W, 1] masks, float64 in [0, 1]."""
   return np.mean(np.asarray(mask, np.float64), axis=(-3, -2, -1))
+
+
+def object_mask(seed: int, index: int, height: int, width: int,
+                min_ratio: float = 0.05, max_ratio: float = 0.15,
+                max_ellipses: int = 4) -> np.ndarray:
+  """An object-like hole for whole-photo evaluation (NumPy, not tf.data).
+
+  The union of 1..max_ellipses overlapping ellipses around a random centre,
+  scaled until it covers a hole ratio drawn from U[min_ratio, max_ratio].
+  The same (seed, index, size) always gives the same mask.
+
+  Returns:
+    float32 [height, width, 1], 1 = hole.
+  """
+  height, width = _check_size(height, width)
+  rng = np.random.default_rng([seed, index])
+  target = rng.uniform(min_ratio, max_ratio)
+  k = int(rng.integers(1, max_ellipses + 1))
+  # Unit-area ellipses: centre offset (in radii), axes, rotation.
+  cy, cx = rng.uniform(0.15, 0.85, 2) * (height, width)
+  offsets = np.concatenate([[[0.0, 0.0]],
+                            rng.uniform(-1.2, 1.2, (k - 1, 2))])
+  aspects = rng.uniform(0.35, 1.0, k)
+  angles = rng.uniform(0, np.pi, k)
+  weights = rng.uniform(0.5, 1.5, k)
+  yy, xx = np.mgrid[:height, :width] + 0.5
+  scale = np.sqrt(target * height * width / (np.pi * k))
+  for _ in range(30):
+    hole = np.zeros((height, width), bool)
+    for off, aspect, angle, weight in zip(offsets, aspects, angles, weights):
+      ry = scale * np.sqrt(weight / aspect)
+      rx = scale * np.sqrt(weight * aspect)
+      dy, dx = yy - (cy + off[0] * ry), xx - (cx + off[1] * rx)
+      u = dy * np.cos(angle) + dx * np.sin(angle)
+      v = -dy * np.sin(angle) + dx * np.cos(angle)
+      hole |= (u / ry) ** 2 + (v / rx) ** 2 <= 1.0
+    ratio = hole.mean()
+    if min_ratio <= ratio <= max_ratio:
+      break
+    scale *= np.sqrt(target / max(ratio, 1.0 / (height * width)))
+  return hole[..., None].astype(np.float32)
