@@ -23,20 +23,25 @@ from absl import logging
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Training workdir (or pretrained/<name>).')
+flags.DEFINE_string('modes', '',
+                    "Comma list of crop sizes and 'photo' (default: the "
+                    "training size, 256, photo).")
 flags.DEFINE_integer('image_size', None,
-                     'Evaluation size (default: the training size).')
-flags.DEFINE_integer('num_masks_per_image', 8, 'Fixed masks per view.')
+                     'Shorthand for --modes=<image_size>: crops only.')
+flags.DEFINE_integer('num_masks_per_image', None,
+                     'Fixed masks per view (default: 8 for crops below '
+                     '128 px, 2 above).')
 flags.DEFINE_string('baselines', 'none',
                     "'all', 'none' or a comma list of telea, navier_stokes, "
-                    'biharmonic, mean.')
+                    'biharmonic, mean, shiftmap, oracle, pyramid, harmonic.')
 flags.DEFINE_integer('photo_max_side', 1024,
                      "'photo' mode: longer photos are downscaled to this.")
 flags.DEFINE_integer('num_samples', 8, 'Prior samples for diversity (0: off).')
 flags.DEFINE_string('output_dir', None, 'Default: <workdir>/eval.')
 flags.DEFINE_integer('step', None, 'Checkpoint step (default: the latest).')
 flags.DEFINE_string('folder', None,
-                    'Evaluate on the centre squares of the images in this '
-                    'folder instead of the held-out set.')
+                    'Evaluate on the images in this folder (centre squares '
+                    'and whole photos) instead of the held-out set.')
 flags.mark_flag_as_required('workdir')
 
 
