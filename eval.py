@@ -30,7 +30,7 @@ flags.DEFINE_integer('image_size', None,
                      'Shorthand for --modes=<image_size>: crops only.')
 flags.DEFINE_integer('num_masks_per_image', None,
                      'Fixed masks per view (default: 8 for crops below '
-                     '128 px, 2 above).')
+                     '128 px, 1 above).')
 flags.DEFINE_string('baselines', 'none',
                     "'all', 'none' or a comma list of telea, navier_stokes, "
                     'biharmonic, mean, shiftmap, oracle, pyramid, harmonic.')

@@ -11,7 +11,7 @@ model involved. On the held-out eval set (configs/default.py, 64 px, the same
   F                 a smooth fill (biharmonic; harmonic = models.harmonic_fill)
   F + texture       F plus, inside the hole, the truth's own high-frequency
                     band  T - gauss(T, sigma)  circularly shifted by half the
-                    image: exactly the right texture statistics and
+                    image (at sigma=2 on biharmonic: eval.py's 'oracle' row): exactly the right texture statistics and
                     amplitude, at a phase no method can know. This is the
                     best a texture synthesiser that cannot see the hidden
                     pixels can do.
@@ -27,7 +27,6 @@ import json
 import bench_util  # pylint: disable=g-bad-import-order,unused-import
 
 import numpy as np
-from scipy import ndimage
 
 from configs import default
 from vaegan_jax import baselines
@@ -36,13 +35,11 @@ from vaegan_jax import metrics
 
 
 def _lowpass(images, sigma):
-  return np.stack([ndimage.gaussian_filter(x, (sigma, sigma, 0),
-                                           mode='reflect') for x in images])
+  return np.stack([baselines.lowpass(x, sigma) for x in images])
 
 
-def _shifted(band):
-  h, w = band.shape[1:3]
-  return np.roll(band, (h // 2, w // 2), axis=(1, 2))
+def _shifted_band(images, sigma):
+  return np.stack([baselines.shifted_band(x, sigma) for x in images])
 
 
 def _composite(fill, image, hole):
@@ -66,7 +63,7 @@ def main():
   outputs = {m: _composite(f, image, hole) for m, f in fills.items()}
   for sigma in [float(s) for s in args.sigmas.split(',')]:
     low = _lowpass(image, sigma)
-    texture = _shifted(image - low)
+    texture = _shifted_band(image, sigma)
     for m, f in fills.items():
       outputs[f'{m} + texture(s={sigma:g})'] = _composite(f + texture, image,
                                                          hole)

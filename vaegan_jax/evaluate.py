@@ -31,7 +31,7 @@ FIDELITY_SAMPLES = 8
 PHOTO = 'photo'
 CROP_VIEWS = {  # views of each held-out photo per crop size; masks per view
     'small': (input_pipeline.EVAL_VIEWS, 8),
-    'large': (input_pipeline.EVAL_VIEWS[:6], 2),  # whole + half-side views
+    'large': (input_pipeline.EVAL_VIEWS[:6], 1),  # whole + half-side views
 }
 _LARGE = 128  # crop sizes from here on use the 'large' views
 
