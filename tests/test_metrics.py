@@ -145,6 +145,12 @@ def test_swd_identical_blur_noise_shifted_texture():
   assert blur > 50 and noise > 50, (blur, noise)
   # The truth's own texture at a wrong phase beats blur.
   assert shifted < 0.6 * blur, (shifted, blur)
+  # Speckle with the band's own amplitude (which the detail ratio counts as
+  # texture) scores worse than the truth's texture.
+  band = np.stack([baselines.shifted_band(x, 2.0) for x in truth])
+  speckle = low + np.random.default_rng(1).normal(0, 1, truth.shape) * (
+      band.std(axis=(1, 2, 3), keepdims=True))
+  assert score(speckle)['swd'] > 1.15 * shifted, (score(speckle), shifted)
   # A repeated artifact (stripes on the smooth fill) is far from the truth.
   stripes = low + 0.1 * np.sin(2.5 * np.arange(64))[None, None, :, None]
   assert score(stripes)['swd'] > 2 * shifted
