@@ -1,4 +1,4 @@
-"""Default config: CPU, embedded scikit-image data, 64x64.
+"""Default config: CPU, the embedded photos (vaegan_jax/photos), 64x64.
 
 Trains in under 30 minutes on a 2-core CPU and leaves a checkpoint that
 visibly inpaints:  python train.py --config configs/default.py
@@ -13,7 +13,7 @@ def get_config():
   config.seed = 0
   config.image_size = 64
 
-  # Data.  source: 'embedded' (scikit-image photos and textures), 'tfds', 'folder'.
+  # Data.  source: 'embedded' (the shipped photos), 'tfds', 'folder'.
   config.data = ml_collections.ConfigDict()
   config.data.source = 'embedded'
   config.data.tfds_name = ''
