@@ -30,7 +30,7 @@ import numpy as np
 
 from configs import default
 from vaegan_jax import baselines
-from vaegan_jax import input_pipeline
+from vaegan_jax import eval_data
 from vaegan_jax import metrics
 
 
@@ -54,7 +54,7 @@ def main():
   parser.add_argument('--json', default='')
   args = parser.parse_args()
   config = default.get_config()
-  data = input_pipeline.load_eval_data(
+  data = eval_data.load_eval_data(
       config, num_masks_per_image=args.masks_per_image)
   image, mask = data['image'], data['mask']
   hole = np.broadcast_to(mask > 0.5, image.shape)

@@ -12,6 +12,7 @@ import tensorflow_datasets as tfds
 
 from configs import test as test_config
 from vaegan_jax import image_files
+from vaegan_jax import eval_data
 from vaegan_jax import input_pipeline
 from vaegan_jax import masks
 
@@ -195,9 +196,9 @@ def test_folder_source(tmp_path, caplog):
       config, num_local_devices=2, start_step=1))
   np.testing.assert_array_equal(resumed['image'], second['image'])
 
-  eval_data = input_pipeline.load_eval_data(config, num_masks_per_image=2)
-  assert eval_data['image'].shape == (16, 16, 16, 3)
-  assert sorted(eval_data['name'][:8]) == sorted(
+  held_out = eval_data.load_eval_data(config, num_masks_per_image=2)
+  assert held_out['image'].shape == (16, 16, 16, 3)
+  assert sorted(held_out['name'][:8]) == sorted(
       p[len(str(tmp_path)) + 1:] + '/m0' for p in usable)
 
 
@@ -247,7 +248,7 @@ def test_tfds_unprepared_dataset_gives_clear_error(tmp_path, monkeypatch,
   for fn in (
       lambda: input_pipeline.create_train_iterator(config,
                                                    num_local_devices=1),
-      lambda: input_pipeline.load_eval_data(config)):
+      lambda: eval_data.load_eval_data(config)):
     with pytest.raises(RuntimeError) as e:
       fn()
     for part in ('mnist', 'not prepared', str(tmp_path),
@@ -288,9 +289,9 @@ def test_tfds_source(tmp_path, no_network):
   _check_batch(batch, 2, 2)
   # Grayscale sources become RGB with equal channels.
   np.testing.assert_array_equal(batch['image'][..., 0], batch['image'][..., 2])
-  eval_data = input_pipeline.load_eval_data(config, num_masks_per_image=2)
-  assert eval_data['image'].shape == (6, 16, 16, 3)
-  assert eval_data['name'][:4] == ['test[0]/m0', 'test[1]/m0', 'test[2]/m0',
+  held_out = eval_data.load_eval_data(config, num_masks_per_image=2)
+  assert held_out['image'].shape == (6, 16, 16, 3)
+  assert held_out['name'][:4] == ['test[0]/m0', 'test[1]/m0', 'test[2]/m0',
                                    'test[0]/m1']
 
 
@@ -303,43 +304,6 @@ def test_bad_batch_size_and_source():
   with pytest.raises(ValueError, match="'embedded', 'folder', 'tfds'"):
     input_pipeline.create_train_iterator(_config(source='imagenet'),
                                          num_local_devices=1)
-
-
-def test_eval_data_fixed_and_heldout_only():
-  config = _config()
-  a = input_pipeline.load_eval_data(config, num_masks_per_image=2)
-  config.seed = 7  # The eval set must not depend on the training seed.
-  b = input_pipeline.load_eval_data(config, num_masks_per_image=2)
-  heldout = input_pipeline.embedded_names('heldout')
-  n = len(heldout) * len(input_pipeline.EVAL_VIEWS) * 2
-  assert a['image'].shape == (n, 16, 16, 3) and a['mask'].shape == (n, 16,
-                                                                     16, 1)
-  assert a['image'].dtype == a['mask'].dtype == np.float32
-  assert len(a['name']) == len(set(a['name'])) == n
-  assert {name.split('/')[0] for name in a['name']} == set(heldout)
-  assert a['name'] == b['name']
-  np.testing.assert_array_equal(a['image'], b['image'])
-  np.testing.assert_array_equal(a['mask'], b['mask'])
-  assert 0.0 <= a['image'].min() and a['image'].max() <= 1.0
-  # The mask set is the outer axis: each view appears once per mask set.
-  half = n // 2
-  np.testing.assert_array_equal(a['image'][:half], a['image'][half:])
-  assert not np.array_equal(a['mask'][:half], a['mask'][half:])
-  np.testing.assert_array_equal(a['mask'][5], masks.mask_for_index(
-      input_pipeline.EVAL_MASK_SEED, 5, 16, 16, config.masks).numpy())
-  full = input_pipeline.load_embedded_images('heldout')[0]
-  h, w = full.shape[:2]
-  s = min(h, w)
-  half, quarter = round(0.5 * s), round(0.25 * s)
-  first = heldout[0]
-  for name, crop in [
-      (f'{first}/1.0_center/m0',
-       full[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]),
-      (f'{first}/0.5_top_right/m0', full[:half, w - half:]),
-      (f'{first}/0.25_bottom_left/m1', full[h - quarter:, :quarter])]:
-    expected = tf.image.resize(crop / 255.0, [16, 16], 'area')
-    np.testing.assert_allclose(a['image'][a['name'].index(name)],
-                               expected.numpy(), atol=1e-5)
 
 
 def test_colour_augmentation():
@@ -363,16 +327,3 @@ def test_colour_augmentation():
   # Keyed by (seed, index): the same draws every time.
   np.testing.assert_array_equal(
       permuted, batch(grayscale_prob=0.0, channel_permute_prob=1.0))
-
-
-def test_eval_photos_whole_with_object_holes():
-  config = _config()
-  a = input_pipeline.load_eval_photos(config)
-  heldout = input_pipeline.load_embedded_images('heldout')
-  assert a['name'] == list(input_pipeline.embedded_names('heldout'))
-  for image, mask, full in zip(a['image'], a['mask'], heldout):
-    assert image.shape == full.shape and mask.shape == full.shape[:2] + (1,)
-    np.testing.assert_allclose(image, full / 255.0, atol=1e-6)
-    assert 0.05 <= mask.mean() <= 0.15
-  small = input_pipeline.load_eval_photos(config, max_side=100)
-  assert all(max(x.shape[:2]) == 100 for x in small['image'])

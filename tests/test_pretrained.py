@@ -7,7 +7,7 @@ import pytest
 from vaegan_jax import baselines
 from vaegan_jax import checkpoint
 from vaegan_jax import inference
-from vaegan_jax import input_pipeline
+from vaegan_jax import eval_data
 from vaegan_jax import metrics
 
 PRETRAINED = pathlib.Path(__file__).resolve().parents[1] / 'pretrained'
@@ -17,7 +17,7 @@ MODEL = PRETRAINED / inference.DEFAULT_MODEL
 @pytest.fixture(scope='module')
 def held_out():
   config = checkpoint.read_config(str(MODEL))
-  data = input_pipeline.load_eval_data(config, num_masks_per_image=4)
+  data = eval_data.load_eval_data(config, num_masks_per_image=4)
   ratio = data['mask'].mean(axis=(1, 2, 3))
   pick = np.nonzero((ratio >= 0.2) & (ratio < 0.4))[0][::2]
   return data['image'][pick], data['mask'][pick]

@@ -2,10 +2,10 @@
 
 Three modes, the same rows and metrics in each:
   crops at S px   fixed square views of the held-out photos with fixed masks
-                  (input_pipeline.load_eval_data), S = the training size and
+                  (eval_data.load_eval_data), S = the training size and
                   256 by default;
   'photo'         whole held-out photos at their own size (long side <= 1024)
-                  with object-like holes (input_pipeline.load_eval_photos).
+                  with object-like holes (eval_data.load_eval_photos).
 Every method sees the same images and masks.  Results are reported overall
 and per hole-ratio bucket: PSNR, SSIM, hole L1, detail ratio, SWD on hole
 patches and seconds per image.  Two rows come from the model:
@@ -22,7 +22,7 @@ import numpy as np
 from vaegan_jax import baselines as baselines_lib
 from vaegan_jax import checkpoint
 from vaegan_jax import inference
-from vaegan_jax import input_pipeline
+from vaegan_jax import eval_data
 from vaegan_jax import metrics
 
 MODEL = 'vaegan'
@@ -30,8 +30,8 @@ FIDELITY = 'vaegan_mean8'
 FIDELITY_SAMPLES = 8
 PHOTO = 'photo'
 CROP_VIEWS = {  # views of each held-out photo per crop size; masks per view
-    'small': (input_pipeline.EVAL_VIEWS, 8),
-    'large': (input_pipeline.EVAL_VIEWS[:6], 1),  # whole + half-side views
+    'small': (eval_data.EVAL_VIEWS, 8),
+    'large': (eval_data.EVAL_VIEWS[:6], 1),  # whole + half-side views
 }
 _LARGE = 128  # crop sizes from here on use the 'large' views
 
@@ -63,9 +63,9 @@ def mode_tag(mode) -> str:
 
 def _data(config, mode, num_masks_per_image, photo_max_side):
   if mode == PHOTO:
-    return input_pipeline.load_eval_photos(config, max_side=photo_max_side)
+    return eval_data.load_eval_photos(config, max_side=photo_max_side)
   views, masks_per_view = CROP_VIEWS['large' if mode >= _LARGE else 'small']
-  return input_pipeline.load_eval_data(
+  return eval_data.load_eval_data(
       config, num_masks_per_image=num_masks_per_image or masks_per_view,
       image_size=mode, views=views)
 

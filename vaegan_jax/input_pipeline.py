@@ -39,14 +39,7 @@ PHOTOS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                           'photos')
 SPLITS = ('train', 'heldout')
 SOURCES = ('embedded', 'folder', 'tfds')
-EVAL_MASK_SEED = 1234
-# Held-out views: the centre square, then centre + 4 corner squares with side
-# 0.5 and 0.25 of the short side: 11 views per image.
-EVAL_VIEWS = ((1.0, 'center'),) + tuple(
-    (s, a) for s in (0.5, 0.25)
-    for a in ('center', 'top_left', 'top_right', 'bottom_left', 'bottom_right'))
 _MAX_SHORT_SIDE = 512
-_MAX_EVAL_IMAGES = 16  # 'folder' and 'tfds' eval sets.
 _CROP_SALT = 0x5EED  # Keeps crop randomness apart from the mask streams.
 _COLOUR_SALT = 0xC010  # Colour augmentation draws, apart from the crop's.
 
@@ -110,7 +103,7 @@ def _crop_box(u: tf.Tensor, h, w, config):
   return tf.minimum(y0, h - side), tf.minimum(x0, w - side), side
 
 
-def _finish(crop: tf.Tensor, flip: tf.Tensor, size: int) -> tf.Tensor:
+def finish_crop(crop: tf.Tensor, flip: tf.Tensor, size: int) -> tf.Tensor:
   """Square uint8/uint16/float crop -> float32 [S, S, 3] in [0, 1]."""
   crop = image_files.to_float(crop)
   # Crops are often 10x the output: 'area' antialiases them and is ~3x faster
@@ -146,7 +139,7 @@ def _augment_colour(image: tf.Tensor, g: tf.Tensor, config) -> tf.Tensor:
 
 
 @functools.lru_cache(maxsize=8)
-def _mask_fn(seed: int, size: int, masks_json: str):
+def mask_fn(seed: int, size: int, masks_json: str):
   """int64 example indices [m] -> [m, size, size, 1] float32 masks, 1 = hole."""
   # Traced once per (seed, size, mask config) and reused across pipelines.
   masks_config = ml_collections.ConfigDict(json.loads(masks_json))
@@ -162,9 +155,9 @@ def _with_index(image: tf.Tensor, g: tf.Tensor, config):
 
 
 def _add_masks(batch, config):
-  mask_fn = _mask_fn(config.seed, config.image_size,
-                     config.masks.to_json(sort_keys=True))
-  return {'image': batch['image'], 'mask': mask_fn(batch['index'])}
+  draw = mask_fn(config.seed, config.image_size,
+                 config.masks.to_json(sort_keys=True))
+  return {'image': batch['image'], 'mask': draw(batch['index'])}
 
 
 def _train_image(image: tf.Tensor, g: tf.Tensor, config) -> tf.Tensor:
@@ -173,7 +166,7 @@ def _train_image(image: tf.Tensor, g: tf.Tensor, config) -> tf.Tensor:
   shape = tf.shape(image)
   y0, x0, side = _crop_box(u, shape[0], shape[1], config)
   crop = image[y0:y0 + side, x0:x0 + side]
-  return _augment_colour(_finish(crop, u[3] < 0.5, config.image_size), g,
+  return _augment_colour(finish_crop(crop, u[3] < 0.5, config.image_size), g,
                          config)
 
 
@@ -196,7 +189,7 @@ def _embedded_dataset(config, indices: tf.data.Dataset) -> tf.data.Dataset:
     y0, x0, side = _crop_box(u, tf.cast(h, tf.int32), tf.cast(w, tf.int32),
                              config)
     crop = image[y0:y0 + side, x0:x0 + side]
-    image = _augment_colour(_finish(crop, u[3] < 0.5, config.image_size), g,
+    image = _augment_colour(finish_crop(crop, u[3] < 0.5, config.image_size), g,
                             config)
     return _with_index(image, g, config)
 
@@ -239,7 +232,7 @@ def _folder_dataset(config, indices: tf.data.Dataset, process_index: int,
       log_warning=True)
 
 
-def _tfds_builder(config):
+def tfds_builder(config):
   """The prepared builder of config.data.tfds_name, else a clear error."""
   name, data_dir = config.data.tfds_name, config.data.data_dir or None
   try:
@@ -263,7 +256,7 @@ def _tfds_builder(config):
   return builder
 
 
-def _tfds_encoded_images(builder, split: str, *, shuffle_seed=None):
+def tfds_encoded_images(builder, split: str, *, shuffle_seed=None):
   """Dataset of the encoded 'image' feature of `split`."""
   features = builder.info.features
   if 'image' not in features or not isinstance(features['image'],
@@ -279,12 +272,12 @@ def _tfds_encoded_images(builder, split: str, *, shuffle_seed=None):
 
 
 def _tfds_dataset(config, indices, start_step, process_index, process_count):
-  builder = _tfds_builder(config)
+  builder = tfds_builder(config)
   split = tfds.even_splits(config.data.tfds_split, n=process_count)[
       process_index]
   # The order is seeded but changes with the resume step; crops/masks do not.
   seed = config.seed * 1_000_003 + start_step
-  ds = _tfds_encoded_images(builder, split, shuffle_seed=seed)
+  ds = tfds_encoded_images(builder, split, shuffle_seed=seed)
   ds = ds.repeat().shuffle(config.data.shuffle_buffer, seed=seed)
 
   def fn(encoded, k_g):
@@ -295,7 +288,7 @@ def _tfds_dataset(config, indices, start_step, process_index, process_count):
       fn, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _check_source(config):
+def check_source(config):
   if config.data.source not in SOURCES:
     raise ValueError(f'Unknown config.data.source={config.data.source!r}; '
                      f'valid sources: {SOURCES}.')
@@ -319,7 +312,7 @@ def create_train_iterator(config, *, num_local_devices: int,
         f'of process_count * num_local_devices = {process_count} * '
         f'{num_local_devices}; set config.batch_size to e.g. '
         f'{max(1, per_device) * process_count * num_local_devices}.')
-  _check_source(config)
+  check_source(config)
   local_batch = per_device * num_local_devices
   # (k, g): this process's example count and the global example index.
   indices = tf.data.Dataset.counter(start_step * local_batch).map(
@@ -340,111 +333,3 @@ def create_train_iterator(config, *, num_local_devices: int,
   ds = ds.prefetch(config.data.prefetch)
   return ({k: v.reshape((num_local_devices, per_device) + v.shape[1:])
            for k, v in batch.items()} for batch in ds.as_numpy_iterator())
-
-
-def _view(image: np.ndarray, scale: float, anchor: str, size: int):
-  """A fixed square view of uint8/float [h, w, 3] -> float32 [S, S, 3]."""
-  h, w = image.shape[:2]
-  side = max(1, round(scale * min(h, w)))
-  vertical, _, horizontal = anchor.partition('_')  # 'center' -> centred.
-  y0 = {'top': 0, 'bottom': h - side}.get(vertical, (h - side) // 2)
-  x0 = {'left': 0, 'right': w - side}.get(horizontal, (w - side) // 2)
-  crop = tf.constant(image[y0:y0 + side, x0:x0 + side])
-  return _finish(crop, tf.constant(False), size).numpy()
-
-
-def load_eval_data(config, *, num_masks_per_image: int = 4,
-                   split: str = 'heldout', image_size: int | None = None,
-                   views=EVAL_VIEWS):
-  """Fixed evaluation set, identical on every call.
-
-  'embedded': the `views` (default EVAL_VIEWS) of each image of `split`
-  ('heldout' or 'train').
-  'folder': centre squares of the first 16 usable images (sorted paths).
-  'tfds': centre squares of the first 16 images of config.data.tfds_eval_split
-  (default 'test', else 'validation'; split='train' uses tfds_split).
-  Each view is repeated with num_masks_per_image masks; the mask set is the
-  outermost axis so any prefix covers as many views as possible.  Mask i is
-  masks.mask_for_index(EVAL_MASK_SEED, i, ...).
-
-  Returns:
-    {'image': float32 [N, S, S, 3] in [0, 1], 'mask': float32 [N, S, S, 1],
-    'name': N strings like 'lomiri_dandelions/0.5_top_left/m1'}.
-  """
-  _check_source(config)
-  size = image_size or config.image_size
-  if config.data.source == 'embedded':
-    names = embedded_names(split)
-    views = [(_view(img, s, a, size), f'{name}/{s}_{a}')
-             for s, a in views
-             for name, img in zip(names, _embedded(split))]
-  elif config.data.source == 'folder':
-    views = []  # pylint: disable=redefined-argument-from-local
-    for path in image_files.list_folder_images(config.data.folder)[0][:_MAX_EVAL_IMAGES]:
-      image = image_files.decode(tf.io.read_file(path)).numpy()
-      views.append((_view(image, 1.0, 'center', size),
-                    os.path.relpath(path, config.data.folder)))
-  else:
-    builder = _tfds_builder(config)
-    name = config.data.tfds_split if split == 'train' else (
-        config.data.tfds_eval_split
-        or ('test' if 'test' in builder.info.splits else 'validation'))
-    ds = _tfds_encoded_images(builder, name)
-    views = [(_view(image_files.decode(x).numpy(), 1.0, 'center', size),
-              f'{name}[{i}]')
-             for i, x in enumerate(ds.take(_MAX_EVAL_IMAGES))]
-  n = len(views) * num_masks_per_image
-  mask_fn = _mask_fn(EVAL_MASK_SEED, size,
-                     config.masks.to_json(sort_keys=True))
-  return {
-      'image': np.stack([v for v, _ in views] * num_masks_per_image),
-      'mask': mask_fn(tf.range(n, dtype=tf.int64)).numpy(),
-      'name': [f'{name}/m{m}' for m in range(num_masks_per_image)
-               for _, name in views],
-  }
-
-
-def _fit_long_side(image: np.ndarray, max_side: int) -> np.ndarray:
-  h, w = image.shape[:2]
-  if max(h, w) <= max_side:
-    return image
-  f = max_side / max(h, w)
-  size = (max(1, round(w * f)), max(1, round(h * f)))
-  return np.asarray(Image.fromarray(image).resize(size, Image.LANCZOS))
-
-
-def load_eval_photos(config, *, max_side: int = 1024, split: str = 'heldout'):
-  """Whole photos at their own size, each with a fixed object-like hole.
-
-  'embedded': every photo of `split`; 'folder' / 'tfds': the same first 16
-  images as load_eval_data.  Photos longer than `max_side` are downscaled to
-  it.  Photo i gets masks.object_mask(EVAL_MASK_SEED, i, H_i, W_i): a union
-  of a few ellipses covering 5-15% of it.
-
-  Returns:
-    {'image': list of float32 [H_i, W_i, 3] in [0, 1], 'mask': list of
-    float32 [H_i, W_i, 1], 'name': list of str}.
-  """
-  _check_source(config)
-  if config.data.source == 'embedded':
-    named = list(zip(embedded_names(split), _embedded(split)))
-  elif config.data.source == 'folder':
-    paths = image_files.list_folder_images(config.data.folder)[0]
-    named = [(os.path.relpath(p, config.data.folder),
-              image_files.decode(tf.io.read_file(p)).numpy())
-             for p in paths[:_MAX_EVAL_IMAGES]]
-  else:
-    builder = _tfds_builder(config)
-    name = config.data.tfds_eval_split or (
-        'test' if 'test' in builder.info.splits else 'validation')
-    ds = _tfds_encoded_images(builder, name)
-    named = [(f'{name}[{i}]', image_files.decode(x).numpy())
-             for i, x in enumerate(ds.take(_MAX_EVAL_IMAGES))]
-  images, holes = [], []
-  for i, (_, image) in enumerate(named):
-    if image.dtype != np.uint8:  # decoded as float in [0, 1]
-      image = np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
-    image = _fit_long_side(image, max_side)
-    images.append(image.astype(np.float32) / 255.0)
-    holes.append(masks.object_mask(EVAL_MASK_SEED, i, *image.shape[:2]))
-  return {'image': images, 'mask': holes, 'name': [n for n, _ in named]}

@@ -25,6 +25,7 @@ from vaegan_jax import config_lib
 from vaegan_jax import distributed
 from vaegan_jax import faults
 from vaegan_jax import images
+from vaegan_jax import eval_data
 from vaegan_jax import input_pipeline
 from vaegan_jax import train_lib
 
@@ -108,8 +109,8 @@ def train_and_evaluate(config, workdir: str) -> train_lib.TrainState:
       config, num_local_devices=jax.local_device_count(),
       start_step=start_step, process_index=jax.process_index(),
       process_count=jax.process_count())
-  eval_data = input_pipeline.load_eval_data(config, num_masks_per_image=1)
-  sample_batch = {k: eval_data[k][:8] for k in ('image', 'mask')}
+  held_out = eval_data.load_eval_data(config, num_masks_per_image=1)
+  sample_batch = {k: held_out[k][:8] for k in ('image', 'mask')}
   sample_fn = jax.jit(functools.partial(train_lib.sample_images, nets))
   p_d_step, p_g_step = train_lib.make_pmapped_steps(config, nets, g_tx, d_tx)
   p_state = flax.jax_utils.replicate(state)
