@@ -79,6 +79,7 @@ def main(argv):
     print(f"\nHeld-out evaluation of {FLAGS.workdir} (step {params.step}), "
           f"{tag}: {result['num_images']} images")
     print(evaluate.format_table(result))
+    print(evaluate.format_targets(result))
     tag += f'_step{FLAGS.step}' if FLAGS.step is not None else ''
     tag += '_folder' if FLAGS.folder else ''
     json_path = out_dir / f'eval_{tag}.json'

@@ -65,6 +65,7 @@ def test_train_resume_inpaint_eval(tmp_path):
              '--baselines=biharmonic,mean,shiftmap,oracle', '--num_samples=2',
              '--modes=16,32,photo', '--photo_max_side=48')
   assert 'PSNR' in out and 'SWD' in out and 'diversity' in out
+  assert 'target default SWD < every classical row' in out
   for tag in ('16px', '32px', 'photo'):
     with open(os.path.join(workdir, 'eval', f'eval_{tag}.json')) as f:
       result = json.load(f)
@@ -75,6 +76,8 @@ def test_train_resume_inpaint_eval(tmp_path):
       assert row['all']['psnr'] > 0 and row['all']['swd'] > 0
       assert set(row['all']) >= {'swd_x1', 'ssim', 'detail_ratio', 'hole_l1'}
     assert all(s > 0 for s in result['seconds_per_image'].values())
+    assert {t['target'] for t in result['targets']} >= {
+        'default SWD <= 1.25 x oracle', 'fidelity PSNR >= biharmonic + 0.5'}
     assert os.path.isfile(os.path.join(workdir, 'eval', f'eval_{tag}.png'))
   assert 'diversity' in json.load(open(os.path.join(workdir, 'eval',
                                                     'eval_16px.json')))

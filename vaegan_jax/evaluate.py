@@ -209,6 +209,64 @@ def format_table(result) -> str:
   return '\n'.join(lines)
 
 
+def check_targets(result):
+  """The #11 targets, per bucket, for the rows present in one mode's result.
+
+  Default output (MODEL): SWD <= 1.25 x the oracle's and below every
+  classical row's; PSNR >= the oracle's; detail ratio in [0.85, 1.15].
+  Fidelity output (FIDELITY): PSNR >= biharmonic + 0.5 dB, SSIM >=
+  biharmonic's; and the default output at most 3 dB below it.
+
+  Returns:
+    list of (bucket, target, value, bound, met) with value and bound as
+    floats; targets whose reference row is missing are left out.
+  """
+  res = result['results']
+  classical = [m for m in res if m not in (MODEL, FIDELITY, 'oracle')]
+  checks = []
+  for bucket, ours in res.get(MODEL, {}).items():
+    if not ours['n']:
+      continue
+    def add(name, value, bound, met):
+      checks.append((bucket, name, float(value), float(bound), bool(met)))
+    if 'oracle' in res:
+      oracle = res['oracle'][bucket]
+      add('default SWD <= 1.25 x oracle', ours['swd'], 1.25 * oracle['swd'],
+          ours['swd'] <= 1.25 * oracle['swd'])
+      add('default PSNR >= oracle', ours['psnr'], oracle['psnr'],
+          ours['psnr'] >= oracle['psnr'])
+    if classical:
+      best = min(res[m][bucket]['swd'] for m in classical)
+      add('default SWD < every classical row', ours['swd'], best,
+          ours['swd'] < best)
+    add('default detail in [0.85, 1.15]', ours['detail_ratio'], 1.0,
+        0.85 <= ours['detail_ratio'] <= 1.15)
+    if FIDELITY in res:
+      fid = res[FIDELITY][bucket]
+      if 'biharmonic' in res:
+        bih = res['biharmonic'][bucket]
+        add('fidelity PSNR >= biharmonic + 0.5', fid['psnr'],
+            bih['psnr'] + 0.5, fid['psnr'] >= bih['psnr'] + 0.5)
+        add('fidelity SSIM >= biharmonic', fid['ssim'], bih['ssim'],
+            fid['ssim'] >= bih['ssim'])
+      add('default PSNR >= fidelity - 3', ours['psnr'], fid['psnr'] - 3.0,
+          ours['psnr'] >= fid['psnr'] - 3.0)
+  return checks
+
+
+def format_targets(result) -> str:
+  """One line per target: how many buckets meet it, worst value vs bound."""
+  by_target = {}
+  for bucket, name, value, bound, met in check_targets(result):
+    by_target.setdefault(name, []).append((bucket, value, bound, met))
+  lines = []
+  for name, rows in by_target.items():
+    met = sum(r[3] for r in rows)
+    detail = ', '.join(f'{b} {v:.2f} vs {t:.2f}' for b, v, t, _ in rows)
+    lines.append(f"target {name}: {met}/{len(rows)} buckets ({detail})")
+  return '\n'.join(lines)
+
+
 def to_json(result) -> Dict:
   """The JSON-serialisable part of one mode's result."""
   per_image = {
@@ -216,8 +274,10 @@ def to_json(result) -> Dict:
           for i, name in enumerate(result['names'])}
       for m, p in result['per_image'].items()}
   keys = ('mode', 'num_images', 'results', 'seconds_per_image', 'diversity')
+  targets = [dict(zip(('bucket', 'target', 'value', 'bound', 'met'), t))
+             for t in check_targets(result)]
   return dict({k: result[k] for k in keys if k in result},
-              per_image=per_image)
+              per_image=per_image, targets=targets)
 
 
 def grid_rows(result, max_rows: int = 12, window: int = 320):

@@ -1,0 +1,45 @@
+"""Eval modes and the #11 target checks (the end-to-end run: test_train)."""
+import pytest
+
+from vaegan_jax import evaluate
+
+
+def test_parse_modes():
+  assert evaluate.parse_modes('', 64) == [64, 256, 'photo']
+  assert evaluate.parse_modes('', 256) == [256, 'photo']
+  assert evaluate.parse_modes('128, photo', 64) == [128, 'photo']
+  for bad in ('photos', '4', '64px'):
+    with pytest.raises(ValueError, match='modes'):
+      evaluate.parse_modes(bad, 64)
+
+
+def _row(psnr, ssim, swd, detail):
+  return {'all': {'n': 10, 'psnr': psnr, 'ssim': ssim, 'swd': swd,
+                  'detail_ratio': detail},
+          '40-60%': {'n': 0}}
+
+
+def test_check_targets():
+  result = {'results': {
+      'vaegan': _row(29.0, 0.80, 100.0, 0.9),
+      'vaegan_mean8': _row(31.0, 0.86, 300.0, 0.2),
+      'biharmonic': _row(30.0, 0.85, 400.0, 0.05),
+      'shiftmap': _row(27.0, 0.80, 110.0, 1.0),
+      'oracle': _row(28.0, 0.82, 90.0, 0.8)}}
+  got = {name: (met, value, bound)
+         for _, name, value, bound, met in evaluate.check_targets(result)}
+  assert got['default SWD <= 1.25 x oracle'] == (True, 100.0, 112.5)
+  assert got['default SWD < every classical row'] == (True, 100.0, 110.0)
+  assert got['default PSNR >= oracle'][0]
+  assert got['default detail in [0.85, 1.15]'][0]
+  assert got['fidelity PSNR >= biharmonic + 0.5'] == (True, 31.0, 30.5)
+  assert got['fidelity SSIM >= biharmonic'][0]
+  assert got['default PSNR >= fidelity - 3'][0]
+  # A blurry default output fails the realism targets, not the others.
+  result['results']['vaegan'] = _row(30.5, 0.86, 380.0, 0.1)
+  failed = {name for _, name, _, _, met in evaluate.check_targets(result)
+            if not met}
+  assert failed == {'default SWD <= 1.25 x oracle',
+                    'default SWD < every classical row',
+                    'default detail in [0.85, 1.15]'}
+  assert '0/1 buckets' in evaluate.format_targets(result)
