@@ -262,7 +262,7 @@ def format_targets(result) -> str:
   lines = []
   for name, rows in by_target.items():
     met = sum(r[3] for r in rows)
-    detail = ', '.join(f'{b} {v:.2f} vs {t:.2f}' for b, v, t, _ in rows)
+    detail = ', '.join(f'{b} {v:.4g} vs {t:.4g}' for b, v, t, _ in rows)
     lines.append(f"target {name}: {met}/{len(rows)} buckets ({detail})")
   return '\n'.join(lines)
 
