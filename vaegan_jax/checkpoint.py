@@ -129,9 +129,7 @@ def save(manager: ocp.CheckpointManager, state, *, force: bool = False) -> bool:
   except (OSError, ValueError) as e:
     # Tensorstore reports failed writes as ValueError with the OS error code.
     _mute_closed_loop_noise()
-    pattern = os.path.join(directory, f'{step}.orbax-checkpoint-tmp*')
-    for tmp in glob.glob(pattern):
-      shutil.rmtree(tmp, ignore_errors=True)  # Give the space back.
+    _remove_partial(manager, directory, step)
     match = re.search(r"os_error_code='(\d+)'", str(e))
     code = getattr(e, 'errno', None) or (int(match[1]) if match else errno.EIO)
     raise OSError(code, f'Could not write checkpoint step {step} to '
@@ -139,6 +137,27 @@ def save(manager: ocp.CheckpointManager, state, *, force: bool = False) -> bool:
                   f'{kept}. Free space or fix the directory, then rerun to '
                   'resume.') from e
   return bool(saved)
+
+
+def _remove_partial(manager, directory: str, step: int) -> None:
+  """Removes what a failed save left, once orbax's writer threads are done.
+
+  A failed write leaves orbax's metadata thread running; it can recreate the
+  temporary directory after a first removal, so wait for it, then remove
+  until the directory stays gone.
+  """
+  try:
+    manager.wait_until_finished()
+  except Exception:  # pylint: disable=broad-except
+    pass  # The same failure, already being reported.
+  pattern = os.path.join(directory, f'{step}.orbax-checkpoint-tmp*')
+  deadline = time.monotonic() + 10.0
+  while True:
+    for tmp in glob.glob(pattern):
+      shutil.rmtree(tmp, ignore_errors=True)  # Give the space back.
+    time.sleep(0.2)
+    if not glob.glob(pattern) or time.monotonic() > deadline:
+      return
 
 
 def _mute_closed_loop_noise() -> None:
