@@ -50,14 +50,17 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   if not FLAGS['verbosity'].present:
     logging.set_verbosity(logging.WARNING)
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  tf.config.set_visible_devices([], 'GPU')
-  from etils import epath  # pylint: disable=g-import-not-at-top
-  from vaegan_jax import baselines  # pylint: disable=g-import-not-at-top
-  from vaegan_jax import checkpoint  # pylint: disable=g-import-not-at-top
-  from vaegan_jax import evaluate  # pylint: disable=g-import-not-at-top
-  from vaegan_jax import images  # pylint: disable=g-import-not-at-top
-  from vaegan_jax import inference  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from etils import epath
+  from vaegan_jax import baselines
+  from vaegan_jax import checkpoint
+  from vaegan_jax import evaluate
+  from vaegan_jax import image_io
+  from vaegan_jax import inference
+  from vaegan_jax import input_pipeline
+  # pylint: enable=g-import-not-at-top
+  input_pipeline.keep_tf_on_host()
+  checkpoint.mute_closed_loop_noise()
 
   methods = baselines.parse_methods(FLAGS.baselines)
   config = checkpoint.read_config(FLAGS.workdir)
@@ -86,7 +89,7 @@ def main(argv):
     json_path.write_text(json.dumps(dict(evaluate.to_json(result),
                                          step=params.step), indent=2))
     grid_path = out_dir / f'eval_{tag}.png'
-    images.save_png(grid_path, images.make_grid(evaluate.grid_rows(result)))
+    image_io.save_png(grid_path, image_io.make_grid(evaluate.grid_rows(result)))
     print(f"columns: masked | {' | '.join(result['outputs'])} | truth")
     print(f'wrote {json_path} and {grid_path}')
 

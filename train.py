@@ -74,39 +74,40 @@ def main(argv):
   if not FLAGS['verbosity'].present:
     # Orbax and TF log every save at INFO; keep the terminal readable.
     logging.set_verbosity(logging.WARNING)
-  # Import after flag parsing so --help is fast and TF stays off the GPU/TPU.
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  tf.config.set_visible_devices([], 'GPU')
+  # Imported after flag parsing, so that --help is fast.
   # pylint: disable=g-import-not-at-top
   import jax
   from configs import default
+  from vaegan_jax import checkpoint
   from vaegan_jax import config_lib
   from vaegan_jax import distributed
   from vaegan_jax import faults
+  from vaegan_jax import input_pipeline
   from vaegan_jax import train_loop
   # pylint: enable=g-import-not-at-top
-
+  input_pipeline.keep_tf_on_host()
+  checkpoint.mute_closed_loop_noise()
   try:
     # Before the first device query: it joins the other processes.
     distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes,
                            FLAGS.process_id)
   except ValueError as e:
     sys.exit(f'Invalid multi-process flags: {e}')
+  if jax.process_count() > 1 and jax.default_backend() == 'cpu':
+    # Orbax's barriers then use the coordination service, not a gloo
+    # collective, which fails when set up while a process is 30 s behind.
+    FLAGS.experimental_orbax_use_distributed_barrier = True
   config = FLAGS.config
-  try:
-    config_lib.check_keys(config, default.get_config())
-    config_lib.validate(config, num_local_devices=jax.local_device_count(),
-                        process_count=jax.process_count())
-  except ValueError as e:
-    sys.exit(f'Invalid config: {e}')
   workdir = FLAGS.workdir or os.path.join('workdirs', config.name)
-  logging.info('Training %s in %s', config.name, workdir)
   print(f'Training config {config.name!r} in {workdir} (process '
         f'{jax.process_index()} of {jax.process_count()}, '
         f'{jax.local_device_count()} of {jax.device_count()} devices)',
         flush=True)
   try:
-    train_loop.train_and_evaluate(config, workdir)
+    config_lib.check_keys(config, default.get_config())
+    train_loop.train(config, workdir)
+  except config_lib.ConfigError as e:
+    sys.exit(f'Invalid config: {e}')
   except faults.Interrupted as e:
     print(e, flush=True)
     sys.exit(128 + e.signum)  # What a shell reports for a signal exit.

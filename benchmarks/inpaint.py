@@ -43,7 +43,7 @@ def _params(config, workdir):
     return inference.load_params(workdir)
   nets = models.create_networks(config.model)
   g_params, _ = jax.jit(lambda k: models.init_params(
-      k, nets, config.model, models.downsampling_factor(config.model)))(
+      k, nets, models.size_multiple(nets)))(
           jax.random.PRNGKey(0))
   return inference.InpaintParams(
       params={k: g_params[k] for k in ('prior', 'generator')},
@@ -61,7 +61,7 @@ def _image_and_mask(h, w, masks_config):
 
 def _padded(params, h, w):
   """The H x W the model runs at (buckets since they exist)."""
-  f = params.downsampling_factor
+  f = params.pad_multiple
   bucket = getattr(inference, '_bucket', _multiple)
   return bucket(h, f), bucket(w, f)
 
@@ -152,7 +152,7 @@ def main():
   if args.padding == 'bucket' and hasattr(inference, '_bucket'):
     rows = []
     for h, w in sizes:
-      f = params.downsampling_factor
+      f = params.pad_multiple
       bh, bw = _padded(params, h, w)
       mh, mw = _multiple(h, f), _multiple(w, f)
       if (bh, bw) == (mh, mw):
@@ -164,7 +164,7 @@ def main():
                    bh * bw / (mh * mw), bench_util.median(ratios)))
     bench_util.print_table(
         'warm cost of the bucket padding: time with buckets / time padded '
-        f'to multiples of {params.downsampling_factor}, median of '
+        f'to multiples of {params.pad_multiple}, median of '
         f'{2 * repeats} interleaved pairs',
         ['size', 'bucket', 'multiple', 'pixels ratio', 'time ratio'], rows)
 

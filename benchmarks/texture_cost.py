@@ -8,7 +8,7 @@ ratio near 1.  This script measures how far apart the two pull, with no
 model involved. On the held-out eval set (configs/default.py, 64 px, the same
 8 fixed masks per view as eval.py) it scores:
 
-  F                 a smooth fill (biharmonic; harmonic = models.harmonic_fill)
+  F                 a smooth fill (biharmonic; harmonic = fills.harmonic_fill)
   F + texture       F plus, inside the hole, the truth's own high-frequency
                     band  T - gauss(T, sigma)  circularly shifted by half the
                     image (at sigma=2 on biharmonic: eval.py's 'oracle' row): exactly the right texture statistics and

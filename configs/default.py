@@ -40,40 +40,56 @@ def get_config():
   config.masks.min_ratio = 0.05  # hole-area ratio range of every mask.
   config.masks.max_ratio = 0.6
 
-  # Model (vaegan_jax/models.py).
+  # Networks by name (vaegan_jax/models.py REGISTRY); each reads its own
+  # sub-config config.model.<name> as keyword arguments.
   config.model = ml_collections.ConfigDict()
-  config.model.base_channels = 16
-  config.model.max_channels = 128
-  config.model.num_down = 3          # downsampling factor 2**num_down.
-  config.model.latent_channels = 16  # spatial latent at H/2**num_down.
-  config.model.dilations = (1, 2, 4, 8)  # residual blocks at the bottleneck.
-  config.model.encoder_channels = 16
+  config.model.generator = 'vaegan'
+  config.model.discriminator = 'patch'
+  config.model.dtype = 'float32'     # compute dtype; params stay float32.
+  config.model.vaegan = ml_collections.ConfigDict()
+  config.model.vaegan.base_channels = 16
+  config.model.vaegan.encoder_channels = 16
+  config.model.vaegan.max_channels = 128
+  config.model.vaegan.num_down = 3          # downsampling factor 2**num_down.
+  config.model.vaegan.latent_channels = 16  # spatial latent at H/2**num_down.
+  config.model.vaegan.dilations = (1, 2, 4, 8)  # residual blocks at the bottleneck.
   # 'harmonic': G refines a parameter-free fill of the holes (push-pull,
   # then fill_iterations Jacobi steps of Laplace's equation;
-  # models.harmonic_fill); 'pyramid': push-pull only; 'none': G paints the
+  # fills.harmonic_fill); 'pyramid': push-pull only; 'none': G paints the
   # holes from scratch.
-  config.model.initial_fill = 'harmonic'
-  config.model.fill_iterations = 100
+  config.model.vaegan.initial_fill = 'harmonic'
+  config.model.vaegan.fill_iterations = 100
   # Residual scaled by a learned sigmoid gate (starts mostly shut).
-  config.model.residual_gate = True
-  config.model.disc_channels = 32
-  config.model.disc_layers = 3
-  config.model.dtype = 'float32'     # compute dtype; params stay float32.
+  config.model.vaegan.residual_gate = True
+  config.model.patch = ml_collections.ConfigDict()
+  config.model.patch.channels = 32
+  config.model.patch.max_channels = 128
+  config.model.patch.num_layers = 3
 
-  # Losses (vaegan_jax/losses.py).
+  # Losses (vaegan_jax/losses.py).  Each step's total is the weighted sum of
+  # its named terms (losses.GENERATOR_TERMS, losses.DISCRIMINATOR_TERMS); a
+  # weight of 0 skips the term.
   config.loss = ml_collections.ConfigDict()
+  config.loss.weights = ml_collections.ConfigDict()
+  config.loss.weights.recon = 1.0        # pixel loss of x_rec = G(z_q).
+  config.loss.weights.kl = 0.05          # KL(q || p), after free bits.
+  config.loss.weights.feature = 1.0      # Larsen's learned similarity (Dis_l).
+  config.loss.weights.g_adv = 0.1        # G's side of L_GAN.
+  config.loss.weights.prior_valid = 1.0  # L1 on visible pixels of x_p = G(z_p).
+  config.loss.weights.prior_hole = 6.0   # L1 in the hole of x_p (G only).
+  config.loss.weights.d_adv = 1.0        # D's side of L_GAN.
+  config.loss.weights.r1 = 0.0           # R1 penalty on real images.
+  # Options of the terms.
   config.loss.recon_kind = 'l1'      # 'l1' or 'mse' (the seed's choice).
-  config.loss.hole_weight = 6.0
+  config.loss.hole_weight = 6.0      # recon's per-pixel weights.
   config.loss.valid_weight = 1.0
-  config.loss.kl_weight = 0.05
   config.loss.kl_free_bits = 0.1     # nats per latent channel free of KL.
-  config.loss.feature_weight = 1.0   # Larsen's learned similarity (Dis_l).
-  config.loss.adv_weight = 0.1
   config.loss.adv_kind = 'nonsaturating'  # or 'hinge'.
   config.loss.adv_on_recon = False   # also treat reconstructions as fakes.
-  config.loss.prior_valid_weight = 1.0  # L1 on visible pixels of x_p = G(z_p).
-  config.loss.prior_hole_weight = 6.0   # L1 in the hole of x_p (G only).
-  config.loss.r1_weight = 0.0
+
+  # Fine-tuning: a workdir or exported model (e.g. pretrained/vaegan64) whose
+  # weights start this run (train_loop.init_from); '' starts from scratch.
+  config.init_from = ''
 
   # Optimisation.
   config.optim = ml_collections.ConfigDict()

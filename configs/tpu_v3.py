@@ -27,17 +27,18 @@ def get_config():
   config.data.shuffle_buffer = 10_000
   config.data.prefetch = 4
 
-  config.model.base_channels = 48
-  config.model.max_channels = 384
-  config.model.num_down = 4
-  config.model.latent_channels = 64
-  config.model.encoder_channels = 32
-  config.model.dilations = (1, 2, 4, 8, 16, 1)
-  config.model.disc_channels = 64
-  config.model.disc_layers = 4
+  config.model.vaegan.base_channels = 48
+  config.model.vaegan.max_channels = 384
+  config.model.vaegan.num_down = 4
+  config.model.vaegan.latent_channels = 64
+  config.model.vaegan.encoder_channels = 32
+  config.model.vaegan.dilations = (1, 2, 4, 8, 16, 1)
+  config.model.patch.channels = 64
+  config.model.patch.max_channels = 384
+  config.model.patch.num_layers = 4
   config.model.dtype = 'bfloat16'
 
-  config.loss.r1_weight = 0.001
+  config.loss.weights.r1 = 0.001
   config.optim.schedule = 'cosine'
   config.optim.warmup_steps = 2000
 

@@ -21,8 +21,8 @@ def _error(fn, *args, **kwargs):
 
 @pytest.mark.parametrize('path,suggestion', [
     ('num_stpes', "'num_steps'"),
-    ('modle.num_down', "'model.num_down'"),
-    ('model.num_dwn', "'model.num_down'"),
+    ('modle.vaegan.num_down', "'model.vaegan.num_down'"),
+    ('model.vaegan.num_dwn', "'model.vaegan.num_down'"),
     ('optim.glr', "'optim.g_lr'"),
     ('masks.min_ratios', "'masks.min_ratio'"),
 ])
@@ -33,17 +33,17 @@ def test_misspelt_keys_name_close_valid_keys(path, suggestion):
 
 def test_unknown_key_without_close_match_lists_valid_keys():
   msg = _error(config_lib.check_paths, ['zzz'], default.get_config())
-  assert 'valid keys' in msg and 'model.num_down' in msg
-  config_lib.check_paths(['model.num_down', 'model', 'seed'],
+  assert 'valid keys' in msg and 'model.vaegan.num_down' in msg
+  config_lib.check_paths(['model.vaegan.num_down', 'model', 'seed'],
                          default.get_config())
 
 
 def test_config_file_keys_checked_against_the_defaults():
   config = test_config.get_config()
   config_lib.check_keys(config, default.get_config())
-  config.model.num_dwon = 3
+  config.model.vaegan.num_dwon = 3
   msg = _error(config_lib.check_keys, config, default.get_config())
-  assert "'model.num_dwon'" in msg and "'model.num_down'" in msg
+  assert "'model.vaegan.num_dwon'" in msg and "'model.vaegan.num_down'" in msg
   config = test_config.get_config()
   del config.masks['box']
   assert 'masks.box' in _error(config_lib.check_keys, config,
@@ -65,7 +65,7 @@ def _config(**changes):
     (dict(batch_size=6), 4, 'multiple of 4, e.g. 8'),
     (dict(batch_size=0), 1, 'batch_size=0'),
     (dict(image_size=18), 1, '--config.image_size=16'),
-    (dict(image_size=2), 1, 'downsampling factor 4'),
+    (dict(image_size=2), 1, 'size multiple 4'),
     (dict(masks__min_ratio=0.9, masks__max_ratio=0.2), 1,
      'min_ratio <= max_ratio'),
     (dict(masks__min_ratio=0.001, masks__max_ratio=0.002), 1,
@@ -84,6 +84,11 @@ def _config(**changes):
     (dict(data__max_crop_scale=0.1), 1, 'data.max_crop_scale'),
     (dict(model__dtype='float8'), 1, 'model.dtype'),
     (dict(loss__adv_kind='wgan'), 1, 'loss.adv_kind'),
+    (dict(loss__weights__kl=-1.), 1, 'loss.weights.kl'),
+    (dict(loss__weights__typo=1.), 1, "loss.weights ['typo'] name no loss"),
+    (dict(model__vaegan__initial_fill='magic'), 1, 'initial_fill'),
+    (dict(model__generator='unet9'), 1, 'not a registered network'),
+    (dict(init_from='/nonexistent/run'), 1, 'init_from'),
     (dict(max_nonfinite_skips=0), 1, '--config.max_nonfinite_skips'),
     (dict(keep_checkpoints=0), 1, 'keep_checkpoints'),
 ])
@@ -99,7 +104,7 @@ def test_training_validates_before_compiling(tmp_path, monkeypatch):
   monkeypatch.setattr(train_loop.train_lib, 'create_train_state',
                       compile_state)
   with pytest.raises(ValueError, match='image_size'):
-    train_loop.train_and_evaluate(_config(image_size=18), str(tmp_path))
+    train_loop.train(_config(image_size=18), str(tmp_path))
   assert not os.listdir(tmp_path)
 
 
@@ -107,7 +112,7 @@ def test_train_py_rejects_bad_flags_before_training(tmp_path):
   env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2',
              JAX_PLATFORMS='cpu')
   for args, expected in [
-      (['--config.modle.num_dwn=3'], "did you mean 'model.num_down'"),
+      (['--config.modle.vaegan.num_dwn=3'], "did you mean 'model.vaegan.num_down'"),
       (['--config.batch_size=7'], 'multiple of 2'),
   ]:
     start = time.time()
@@ -119,3 +124,10 @@ def test_train_py_rejects_bad_flags_before_training(tmp_path):
     assert expected in proc.stderr and 'Traceback' not in proc.stderr
     assert time.time() - start < 120
   assert not os.path.exists(tmp_path / 'run')
+
+
+def test_a_loss_term_without_a_weight_is_an_error():
+  config = test_config.get_config()
+  del config.loss.weights['prior_hole']
+  msg = _error(config_lib.validate, config)
+  assert "['prior_hole'] have no weight" in msg, msg

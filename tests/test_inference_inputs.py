@@ -146,8 +146,8 @@ def test_full_mask_generates_every_pixel(params):
 
 
 @pytest.mark.parametrize('h,w', [(1, 1), (1, 5), (3, 2), (2, 9)])
-def test_images_smaller_than_the_downsampling_factor(params, h, w):
-  assert params.downsampling_factor == 4
+def test_images_smaller_than_the_pad_multiple(params, h, w):
+  assert params.pad_multiple == 4
   image = _image((h, w, 3))
   mask = np.ones((h, w), bool)
   mask[0, 0] = False

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from configs import test as test_config
-from vaegan_jax import images
+from vaegan_jax import image_io
 from vaegan_jax import inference
 from vaegan_jax import train_lib
 
@@ -128,7 +128,7 @@ def test_broken_inputs_raise_value_error_naming_the_argument(params, data):
   assert 'expected' in str(info.value)
 
 
-def test_image_files_of_any_mode_read_as_rgb(tmp_path):
+def test_image_folder_of_any_mode_read_as_rgb(tmp_path):
   from PIL import Image  # pylint: disable=g-import-not-at-top
   rgb = np.random.RandomState(0).randint(0, 256, (6, 5, 3)).astype(np.uint8)
   Image.fromarray(rgb).convert('L').save(tmp_path / 'gray.png')
@@ -139,14 +139,14 @@ def test_image_files_of_any_mode_read_as_rgb(tmp_path):
   Image.fromarray(deep).save(tmp_path / 'deep16.png')
   gray = np.asarray(Image.fromarray(rgb).convert('L'))
   for name in ('gray', 'rgba', 'la', 'palette', 'deep16'):
-    out = images.read_image(str(tmp_path / f'{name}.png'))
+    out = image_io.read_image(str(tmp_path / f'{name}.png'))
     assert out.shape == (6, 5, 3) and out.dtype == np.uint8, name
-  np.testing.assert_array_equal(images.read_image(str(tmp_path / 'rgba.png')),
+  np.testing.assert_array_equal(image_io.read_image(str(tmp_path / 'rgba.png')),
                                 rgb)
   np.testing.assert_array_equal(
-      images.read_image(str(tmp_path / 'gray.png'))[..., 1], gray)
+      image_io.read_image(str(tmp_path / 'gray.png'))[..., 1], gray)
   np.testing.assert_array_equal(
-      images.read_image(str(tmp_path / 'deep16.png'))[..., 2],
+      image_io.read_image(str(tmp_path / 'deep16.png'))[..., 2],
       np.round(deep / 257).astype(np.uint8))
-  np.testing.assert_array_equal(images.read_mask(str(tmp_path / 'deep16.png')),
+  np.testing.assert_array_equal(image_io.read_mask(str(tmp_path / 'deep16.png')),
                                 deep > 127 * 257 + 128)

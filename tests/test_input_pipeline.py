@@ -11,7 +11,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from configs import test as test_config
-from vaegan_jax import image_files
+from vaegan_jax import image_folder
 from vaegan_jax import eval_data
 from vaegan_jax import input_pipeline
 from vaegan_jax import masks
@@ -174,11 +174,11 @@ def _write_folder(root):
 
 def test_folder_source(tmp_path, caplog):
   wide = _write_folder(tmp_path)
-  usable, skipped, ignored = image_files.list_folder_images(str(tmp_path))
+  usable, skipped, ignored = image_folder.list_folder_images(str(tmp_path))
   assert len(usable) == 8 and len(skipped) == 5 and ignored == 1
   assert {p.rsplit('/', 1)[1] for p, _ in skipped} == {
       'corrupt.png', 'notes.jpg', 'empty.jpeg', 'truncated.jpg', 'palette.bmp'}
-  decoded = image_files.decode(
+  decoded = image_folder.decode(
       tf.io.read_file(str(tmp_path / 'deep16.png'))).numpy()
   np.testing.assert_allclose(decoded[..., 1], wide / 65535, atol=1e-6)
 

@@ -1,140 +1,177 @@
-"""Shapes and ranges of the networks; any H, W multiple of the factor."""
+"""The generator contract, checked for every registered network."""
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from configs import test as test_config
+from vaegan_jax import fills
 from vaegan_jax import models
 
+GENERATORS = [n for n, c in models.REGISTRY.items() if hasattr(c, 'encode')]
+DISCRIMINATORS = [n for n in models.REGISTRY if n not in GENERATORS]
 
-@pytest.fixture(scope='module')
-def nets_and_params():
+
+def _config(generator='vaegan', discriminator='patch'):
   config = test_config.get_config()
+  config.model.generator = generator
+  config.model.discriminator = discriminator
+  return config
+
+
+@pytest.fixture(scope='module', params=GENERATORS)
+def setup(request):
+  config = _config(generator=request.param)
   nets = models.create_networks(config.model)
   g_params, d_params = jax.jit(
-      lambda k: models.init_params(k, nets, config.model, config.image_size))(
+      lambda k: models.init_params(k, nets, config.image_size))(
           jax.random.PRNGKey(0))
+  # Some generators output their fill exactly at initialisation; perturb
+  # the weights as training would, so that z and hole pixels could matter.
+  keys = iter(jax.random.split(jax.random.PRNGKey(4), 1000))
+  g_params = jax.tree_util.tree_map(
+      lambda p: p + 0.05 * jax.random.normal(next(keys), p.shape), g_params)
   return config, nets, g_params, d_params
 
 
+def _apply(nets, g_params, method, *args, **kwargs):
+  return nets.generator.apply({'params': g_params}, *args, method=method,
+                              **kwargs)
+
+
+def test_registry_has_both_kinds():
+  assert 'vaegan' in GENERATORS and 'patch' in DISCRIMINATORS
+
+
 @pytest.mark.parametrize('h,w', [(16, 16), (8, 24), (32, 12)])
-def test_fully_convolutional(nets_and_params, h, w):
-  config, nets, g_params, d_params = nets_and_params
+def test_generator_contract_shapes_and_range(setup, h, w):
+  _, nets, g_params, _ = setup
+  assert set(g_params) == {'prior', 'posterior', 'generator'}
+  gen = nets.generator
+  assert h % gen.size_multiple == 0 and w % gen.size_multiple == 0
   x = jax.random.uniform(jax.random.PRNGKey(1), (2, h, w, 3), minval=-1)
   m = jnp.zeros((2, h, w, 1)).at[:, : h // 2].set(1.0)
-  mean, logvar = nets.prior.apply({'params': g_params['prior']}, x, m)
-  assert mean.shape == models.latent_shape(config.model, h, w, 2)
-  assert logvar.shape == mean.shape
-  out = models.complete(nets, g_params, x, m)
+  for posterior in (False, True):
+    z, mean, logvar = _apply(nets, g_params, 'encode', x, m,
+                             posterior=posterior)
+    assert z.shape == mean.shape == logvar.shape == gen.latent_shape(h, w, 2)
+    np.testing.assert_array_equal(z, mean)
+  out = _apply(nets, g_params, 'complete', x, m)
   assert out.shape == (2, h, w, 3)
   assert float(jnp.max(jnp.abs(out))) <= 1.0
-  logits, feats = nets.discriminator.apply({'params': d_params}, x, m)
-  f = 2 ** config.model.disc_layers
-  assert logits.shape == (2, h // f, w // f, 1)
-  assert len(feats) == config.model.disc_layers + 1
+  # Inference needs only the prior and the generator.
+  inference_params = {k: g_params[k] for k in ('prior', 'generator')}
+  np.testing.assert_array_equal(
+      _apply(nets, inference_params, 'complete', x, m), out)
 
 
-def test_prior_ignores_hole_pixels(nets_and_params):
-  _, nets, g_params, _ = nets_and_params
+def test_generator_contract_prior_and_decode_ignore_hole_pixels(setup):
+  _, nets, g_params, _ = setup
   m = jnp.zeros((1, 16, 16, 1)).at[:, 4:12, 4:12].set(1.0)
-  a = jax.random.uniform(jax.random.PRNGKey(2), (1, 16, 16, 3))
+  a = jax.random.uniform(jax.random.PRNGKey(2), (1, 16, 16, 3), minval=-1)
   b = a.at[:, 4:12, 4:12].set(-1.0)   # differs only inside the hole
-  np.testing.assert_array_equal(models.complete(nets, g_params, a, m),
-                                models.complete(nets, g_params, b, m))
+  np.testing.assert_array_equal(_apply(nets, g_params, 'complete', a, m),
+                                _apply(nets, g_params, 'complete', b, m))
+  z = jax.random.normal(jax.random.PRNGKey(3),
+                        nets.generator.latent_shape(16, 16, 1))
+  np.testing.assert_array_equal(_apply(nets, g_params, 'decode', a, m, z),
+                                _apply(nets, g_params, 'decode', b, m, z))
+  # The posterior does read the hole.
+  za = _apply(nets, g_params, 'encode', a, m, posterior=True)[1]
+  zb = _apply(nets, g_params, 'encode', b, m, posterior=True)[1]
+  assert float(jnp.max(jnp.abs(za - zb))) > 0
 
 
-def test_noise_changes_output(nets_and_params):
-  config, nets, g_params, _ = nets_and_params
+def test_generator_contract_noise_changes_output(setup):
+  _, nets, g_params, _ = setup
   x = jnp.zeros((1, 16, 16, 3))
   m = jnp.ones((1, 16, 16, 1))
   eps = jax.random.normal(jax.random.PRNGKey(3),
-                          models.latent_shape(config.model, 16, 16, 1))
-  # The residual head starts at zero (output = pyramid fill), so perturb the
-  # weights as training would.
-  keys = iter(jax.random.split(jax.random.PRNGKey(4), 100))
-  g_params = dict(g_params, generator=jax.tree_util.tree_map(
-      lambda p: p + 0.05 * jax.random.normal(next(keys), p.shape),
-      g_params['generator']))
-  a = models.complete(nets, g_params, x, m)
-  b = models.complete(nets, g_params, x, m, eps)
+                          nets.generator.latent_shape(16, 16, 1))
+  a = _apply(nets, g_params, 'complete', x, m)
+  b = _apply(nets, g_params, 'complete', x, m, eps)
   assert float(jnp.max(jnp.abs(a - b))) > 1e-4
 
 
+def test_generator_contract_k_latents_per_image(setup):
+  # k latents per image: the same output as repeating the image k times.
+  _, nets, g_params, _ = setup
+  x = jax.random.uniform(jax.random.PRNGKey(1), (2, 16, 16, 3), minval=-1)
+  m = jnp.zeros((2, 16, 16, 1)).at[:, 4:12].set(1.0)
+  z = jax.random.normal(jax.random.PRNGKey(2),
+                        nets.generator.latent_shape(16, 16, 6))
+  shared = _apply(nets, g_params, 'decode', x, m, z)
+  repeated = _apply(nets, g_params, 'decode', jnp.concatenate([x] * 3),
+                    jnp.concatenate([m] * 3), z)
+  np.testing.assert_allclose(shared, repeated, rtol=1e-5, atol=1e-5)
+  with pytest.raises(ValueError, match='multiple'):
+    _apply(nets, g_params, 'decode', x, m, z[:5])
+
+
+@pytest.mark.parametrize('name', DISCRIMINATORS)
+def test_discriminator_contract(name):
+  config = _config(discriminator=name)
+  nets = models.create_networks(config.model)
+  _, d_params = models.init_params(jax.random.PRNGKey(0), nets, 16)
+  f = nets.discriminator.size_multiple
+  x = jax.random.uniform(jax.random.PRNGKey(1), (2, 2 * f, 3 * f, 3),
+                         minval=-1)
+  logits, feats = nets.discriminator.apply({'params': d_params}, x,
+                                           jnp.zeros((2, 2 * f, 3 * f, 1)))
+  assert logits.shape[0] == 2 and logits.shape[-1] == 1
+  assert feats and all(ft.shape[0] == 2 for ft in feats)
+
+
 def test_bfloat16_params_stay_float32():
-  config = test_config.get_config()
+  config = _config()
   config.model.dtype = 'bfloat16'
   nets = models.create_networks(config.model)
-  g_params, _ = models.init_params(jax.random.PRNGKey(0), nets, config.model,
-                                   16)
+  g_params, _ = models.init_params(jax.random.PRNGKey(0), nets, 16)
   assert {x.dtype for x in jax.tree_util.tree_leaves(g_params)} == {
       jnp.dtype('float32')}
-  out = models.complete(nets, g_params, jnp.zeros((1, 16, 16, 3)),
-                        jnp.ones((1, 16, 16, 1)))
+  out = _apply(nets, g_params, 'complete', jnp.zeros((1, 16, 16, 3)),
+               jnp.ones((1, 16, 16, 1)))
   assert out.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(out)))
   with pytest.raises(ValueError, match='model.dtype'):
     models.dtype_from_name('float8')
 
 
-def test_generator_shares_context_over_stacked_latents(nets_and_params):
-  # k latents per image: the same output as repeating the image k times.
-  config, nets, g_params, _ = nets_and_params
-  x = jax.random.uniform(jax.random.PRNGKey(1), (2, 16, 16, 3), minval=-1)
-  m = jnp.zeros((2, 16, 16, 1)).at[:, 4:12].set(1.0)
-  z = jax.random.normal(jax.random.PRNGKey(2),
-                        models.latent_shape(config.model, 16, 16, 6))
-  apply = lambda *a: nets.generator.apply({'params': g_params['generator']},
-                                          *a)
-  shared = apply(x, m, z)
-  repeated = apply(jnp.concatenate([x] * 3), jnp.concatenate([m] * 3), z)
-  np.testing.assert_allclose(shared, repeated, rtol=1e-5, atol=1e-5)
-  with pytest.raises(ValueError, match='multiple'):
-    apply(x, m, z[:5])
-
-
-@pytest.mark.parametrize('h,w', [(16, 16), (13, 21), (1, 5)])
-def test_pyramid_fill(h, w):
-  x = jax.random.uniform(jax.random.PRNGKey(5), (2, h, w, 3), minval=-1)
-  m = (jax.random.uniform(jax.random.PRNGKey(6), (2, h, w, 1)) > 0.6
-       ).astype(jnp.float32).at[0, 0, 0].set(0.0)
-  fill = models.pyramid_fill(x * (1 - m), m)
-  assert fill.shape == x.shape
-  np.testing.assert_array_equal(fill * (1 - m), x * (1 - m))
-  # Every fill is a weighted mean of visible pixels: inside their range.
-  for i in range(2):
-    visible = np.asarray(x[i])[np.asarray(m[i, ..., 0]) == 0]
-    assert float(fill[i].min()) >= visible.min() - 1e-5
-    assert float(fill[i].max()) <= visible.max() + 1e-5
-  # A constant image is filled with that constant; a full mask with zeros.
-  const = jnp.full((1, h, w, 3), 0.3)
-  np.testing.assert_allclose(models.pyramid_fill(const * (1 - m[:1]), m[:1]),
-                             const, atol=1e-6)
-  np.testing.assert_array_equal(
-      models.pyramid_fill(x, jnp.ones_like(m)), jnp.zeros_like(x))
-
-
-def test_harmonic_fill_solves_laplace():
-  # A linear ramp is harmonic: the fill of any hole recovers it.
-  y, x = jnp.mgrid[:24, :24] / 23.0
-  image = jnp.stack([x, y, 0.5 * x + 0.3 * y], -1)[None]
-  m = jnp.zeros((1, 24, 24, 1)).at[:, 6:18, 4:14].set(1.0)
-  far = models.pyramid_fill(image * (1 - m), m)
-  fill = models.harmonic_fill(image * (1 - m), m, iterations=400)
-  np.testing.assert_array_equal(fill * (1 - m), image * (1 - m))
-  assert float(jnp.abs(fill - image).max()) < 0.01
-  assert float(jnp.abs(far - image).max()) > 0.05
-
-
-def test_generator_starts_at_the_fill(nets_and_params):
-  config, nets, g_params, _ = nets_and_params
-  assert config.model.initial_fill == 'harmonic'
+def test_vaegan_starts_at_the_fill():
+  config = _config()
+  assert config.model.vaegan.initial_fill == 'harmonic'
+  nets = models.create_networks(config.model)
+  g_params, _ = models.init_params(jax.random.PRNGKey(0), nets, 16)
   x = jax.random.uniform(jax.random.PRNGKey(1), (2, 16, 16, 3), minval=-1)
   m = jnp.zeros((2, 16, 16, 1)).at[:, 4:12, 2:9].set(1.0)
   np.testing.assert_allclose(
-      models.complete(nets, g_params, x, m),
-      models.harmonic_fill(x * (1 - m), m, config.model.fill_iterations),
-      atol=1e-6)
-  config.model.initial_fill = 'magic'
-  with pytest.raises(ValueError, match='initial_fill'):
-    models.init_params(jax.random.PRNGKey(0), models.create_networks(
-        config.model), config.model, 16)
+      _apply(nets, g_params, 'complete', x, m),
+      fills.harmonic_fill(x * (1 - m), m,
+                          config.model.vaegan.fill_iterations), atol=1e-6)
+
+
+@pytest.mark.parametrize('change,match', [
+    (dict(generator='unet9'), r"model.generator='unet9' is not a registered"),
+    (dict(vaegan__initial_fill='magic'), 'initial_fill'),
+    (dict(vaegan__widht=3), r"config.model.vaegan has keys \['widht'\]"),
+    (dict(patch=None), 'needs its sub-config config.model.patch'),
+])
+def test_bad_model_config_is_a_clear_error(change, match):
+  config = _config()
+  for key, value in change.items():
+    parent, _, leaf = key.rpartition('__')
+    target = config.model[parent] if parent else config.model
+    if value is None:
+      del target[leaf]
+    else:
+      with target.unlocked() if hasattr(target, 'unlocked') else _null():
+        target[leaf] = value
+  with pytest.raises(ValueError, match=match):
+    models.create_networks(config.model)
+
+
+class _null:
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *args):
+    return False

@@ -57,17 +57,17 @@ def test_shipped_model_beats_the_mean_fill_at_20_40_percent(held_out):
 
 
 def test_cli_uses_the_shipped_model_without_workdir(tmp_path):
-  from vaegan_jax import images  # pylint: disable=g-import-not-at-top
+  from vaegan_jax import image_io  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(1)
   image = rng.integers(0, 256, (30, 45, 3), dtype=np.uint8)
   mask = np.zeros((30, 45), np.uint8)
   mask[5:20, 10:30] = 255
-  images.save_png(str(tmp_path / 'in.png'), image)
-  images.save_png(str(tmp_path / 'mask.png'), mask[..., None].repeat(3, -1))
+  image_io.save_png(str(tmp_path / 'in.png'), image)
+  image_io.save_png(str(tmp_path / 'mask.png'), mask[..., None].repeat(3, -1))
   inference.main(['--image', str(tmp_path / 'in.png'), '--mask',
                   str(tmp_path / 'mask.png'), '--output',
                   str(tmp_path / 'out.png')])
-  out = images.read_image(str(tmp_path / 'out.png'))
+  out = image_io.read_image(str(tmp_path / 'out.png'))
   assert out.shape == image.shape
   np.testing.assert_array_equal(out[mask == 0], image[mask == 0])
   assert (out[mask > 0] != image[mask > 0]).any()

@@ -30,12 +30,13 @@ SHRINK = {
     'log_every': 1,
     'image_every': 2,
     'checkpoint_every': 2,
-    'model.base_channels': 8,
-    'model.max_channels': 16,
-    'model.latent_channels': 4,
-    'model.encoder_channels': 8,
-    'model.disc_channels': 8,
-    'model.fill_iterations': 4,
+    'model.vaegan.base_channels': 8,
+    'model.vaegan.max_channels': 16,
+    'model.patch.max_channels': 16,
+    'model.vaegan.latent_channels': 4,
+    'model.vaegan.encoder_channels': 8,
+    'model.patch.channels': 8,
+    'model.vaegan.fill_iterations': 4,
     'data.shuffle_buffer': 8,
 }
 
@@ -54,7 +55,7 @@ def tpu_workdir(tmp_path_factory):
   config.update_from_flattened_dict(SHRINK)
   workdir = str(tmp_path_factory.mktemp('tpu_v3'))
   with tfds.testing.mock_data(num_examples=16):
-    state = train_loop.train_and_evaluate(config, workdir)
+    state = train_loop.train(config, workdir)
   return workdir, state
 
 

@@ -34,7 +34,7 @@ def test_train_resume_inpaint_eval(tmp_path):
   assert glob.glob(os.path.join(workdir, 'events.out.tfevents.*'))
   assert os.path.isfile(os.path.join(workdir, 'samples', 'latest.png'))
 
-  from vaegan_jax import images, inference, load_params, inpaint
+  from vaegan_jax import image_io, inference, load_params, inpaint
   params = load_params(workdir)
   assert params.step == 4
   image = np.random.RandomState(0).randint(0, 256, (20, 28, 3), np.uint8)
@@ -52,13 +52,13 @@ def test_train_resume_inpaint_eval(tmp_path):
           < export.directory_size(os.path.join(workdir, 'checkpoints')))
 
   # The file CLI.
-  images.save_png(str(tmp_path / 'in.png'), image)
-  images.save_png(str(tmp_path / 'mask.png'),
+  image_io.save_png(str(tmp_path / 'in.png'), image)
+  image_io.save_png(str(tmp_path / 'mask.png'),
                   np.repeat(mask[..., None] * np.uint8(255), 3, axis=-1))
   inference.main(['--workdir', workdir, '--image', str(tmp_path / 'in.png'),
                   '--mask', str(tmp_path / 'mask.png'),
                   '--output', str(tmp_path / 'out.png')])
-  np.testing.assert_array_equal(images.read_image(str(tmp_path / 'out.png')),
+  np.testing.assert_array_equal(image_io.read_image(str(tmp_path / 'out.png')),
                                 filled)
 
   out = _run('eval.py', '--workdir', workdir, '--num_masks_per_image=1',
@@ -87,7 +87,7 @@ def test_train_resume_inpaint_eval(tmp_path):
   photos.mkdir()
   rng = np.random.default_rng(0)
   for i, shape in enumerate([(40, 30, 3), (20, 50, 3)]):
-    images.save_png(str(photos / f'{i}.png'),
+    image_io.save_png(str(photos / f'{i}.png'),
                     rng.integers(0, 256, shape, dtype=np.uint8))
   from vaegan_jax import evaluate  # pylint: disable=g-import-not-at-top
   result = evaluate.run(workdir, folder=str(photos), num_masks_per_image=2,

@@ -141,7 +141,7 @@ def test_loop_skips_nan_steps_and_stops_after_too_many(tmp_path, monkeypatch,
   workdir = str(tmp_path)
   with pytest.raises(faults.NonFiniteError,
                      match=r'Stopped at step 7.*steps 5\.\.7'):
-    train_loop.train_and_evaluate(config, workdir)
+    train_loop.train(config, workdir)
   assert 'Step 2: non-finite' in caplog.text
   assert '(1 in a row, 1 in total)' in caplog.text
   states = {}
@@ -164,7 +164,7 @@ def test_unwritable_workdir_fails_before_compiling(tmp_path, monkeypatch):
                       compile_state)
   (tmp_path / 'file').write_text('not a directory')
   with pytest.raises(OSError, match=r'not writable.*--workdir'):
-    train_loop.train_and_evaluate(test_config.get_config(),
+    train_loop.train(test_config.get_config(),
                                   str(tmp_path / 'file' / 'run'))
 
 

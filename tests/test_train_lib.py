@@ -9,6 +9,7 @@ from flax import jax_utils
 
 from configs import test as test_config
 from tests.test_inference import unzero_kernels
+from vaegan_jax import losses
 from vaegan_jax import train_lib
 
 
@@ -75,11 +76,27 @@ def test_eight_devices_match_one_device(setup):
   assert max(jax.tree_util.tree_leaves(moved)) > 0.5 * config.optim.g_lr
 
 
-TERMS = ('g_adv', 'prior_valid', 'kl', 'recon', 'feature')
+# Which parts of the generator side each generator-step term must reach
+# (True) or must not reach (False).  Taken against losses.GENERATOR_TERMS:
+# a new term without a row here fails the test.
+ROUTES = {
+    'recon': dict(prior=False, posterior=True, generator=True),
+    'kl': dict(prior=True, posterior=True, generator=False),
+    'feature': dict(prior=False, posterior=True, generator=True),
+    'g_adv': dict(prior=False, posterior=False, generator=True),
+    'prior_valid': dict(prior=False, posterior=False, generator=True),
+    'prior_hole': dict(prior=False, posterior=False, generator=True),
+}
 
 
 def test_gradient_routing(setup):
   config, nets, _, _, state, _, _ = setup
+  assert set(ROUTES) == set(losses.GENERATOR_TERMS)
+  loss_config = config.loss.copy_and_resolve_references()
+  for name in loss_config.weights:
+    loss_config.weights[name] = 1.0  # Every term computed and checked.
+  # Below its free bits the KL has no gradient at all; routing is the point.
+  loss_config.kl_free_bits = 0.0
   batch = _batch(4, config.image_size)
   image, mask = batch['image'] * 2 - 1, batch['mask']
   key = jax.random.PRNGKey(3)
@@ -87,45 +104,52 @@ def test_gradient_routing(setup):
   def g_terms(g_params):
     _, terms = train_lib.generator_losses(
         g_params, state.d_params, image, mask, key, nets=nets,
-        loss_config=config.loss, axis_name=None)
-    return jnp.stack([terms[t] for t in TERMS])
+        loss_config=loss_config, axis_name=None)
+    assert set(losses.GENERATOR_TERMS) <= set(terms)
+    return {t: terms[t] for t in losses.GENERATOR_TERMS}
 
   def d_loss_of_g(g_params):
     return train_lib.discriminator_losses(
         state.d_params, g_params, image, mask, key, nets=nets,
-        loss_config=config.loss, axis_name=None)[0]
+        loss_config=loss_config, axis_name=None)[0]
 
-  def norm(tree, rows=None):
-    leaves = [x.reshape(rows or 1, -1) for x in jax.tree_util.tree_leaves(tree)]
-    return jnp.sqrt(sum(jnp.sum(jnp.square(x), axis=1) for x in leaves))
+  def norm(tree):
+    return jnp.sqrt(sum(jnp.sum(jnp.square(x))
+                        for x in jax.tree_util.tree_leaves(tree)))
 
   @jax.jit
   def norms(g_params):
-    per_term = jax.jacrev(g_terms)(g_params)   # leaves [len(TERMS), ...]
+    per_term = jax.jacrev(g_terms)(g_params)   # {term: {part: grads}}
     d_grad = jax.grad(d_loss_of_g)(g_params)
-    return ({k: norm(v, len(TERMS)) for k, v in per_term.items()},
-            {k: norm(v)[0] for k, v in d_grad.items()})
+    return ({t: {k: norm(v) for k, v in g.items()}
+             for t, g in per_term.items()},
+            {k: norm(v) for k, v in d_grad.items()})
 
   # At initialisation a refining generator outputs its fill exactly (its
   # residual conv starts at zero), so no term reaches z or the encoders yet.
   g_params = unzero_kernels(state.g_params)
-  per_term, d_norms = jax.device_get(norms(g_params))
-  grads = {t: {k: float(per_term[k][i]) for k in per_term}
-           for i, t in enumerate(TERMS)}
-  adv = grads['g_adv']
-  assert adv['prior'] == 0 and adv['posterior'] == 0, adv
-  assert adv['generator'] > 0
-  valid = grads['prior_valid']
-  assert valid['prior'] == 0 and valid['posterior'] == 0, valid
-  kl = grads['kl']
-  assert kl['generator'] == 0 and kl['prior'] > 0 and kl['posterior'] > 0, kl
-  recon = grads['recon']
-  assert recon['posterior'] > 0 and recon['generator'] > 0, recon
-  assert recon['prior'] == 0, recon
-  feature = grads['feature']
-  assert feature['posterior'] > 0 and feature['generator'] > 0, feature
+  grads, d_norms = jax.device_get(norms(g_params))
+  for term, route in ROUTES.items():
+    for part, reached in route.items():
+      assert (float(grads[term][part]) > 0) == reached, (term, grads[term])
   # D's loss gives no gradient to the generator side.
   assert all(float(v) == 0 for v in d_norms.values()), d_norms
+
+
+def test_total_is_the_weighted_sum_of_the_terms(setup):
+  config, nets, _, _, state, _, _ = setup
+  batch = _batch(4, config.image_size)
+  image, mask = batch['image'] * 2 - 1, batch['mask']
+  total, terms = train_lib.generator_losses(
+      state.g_params, state.d_params, image, mask, jax.random.PRNGKey(3),
+      nets=nets, loss_config=config.loss, axis_name=None)
+  weights = config.loss.weights
+  want = sum(weights[t] * terms[t] for t in losses.GENERATOR_TERMS
+             if weights[t])
+  np.testing.assert_allclose(float(total), float(want), rtol=1e-6)
+  # The KL that is optimised (free bits) and the raw KL are both logged.
+  assert float(terms['kl']) >= config.loss.kl_free_bits - 1e-6
+  assert float(terms['kl']) >= float(terms['kl_raw']) - 1e-6
 
 
 def test_steps_touch_only_their_network(setup):
@@ -143,7 +167,7 @@ def test_hinge_r1_and_recon_fakes_run(setup):
   config = setup[0]
   config = config.copy_and_resolve_references()
   config.loss.adv_kind = 'hinge'
-  config.loss.r1_weight = 1.0
+  config.loss.weights.r1 = 1.0
   config.loss.adv_on_recon = True
   nets, g_tx, d_tx, state = train_lib.create_train_state(
       config, jax.random.PRNGKey(1))
@@ -158,8 +182,8 @@ def test_tiny_model_overfits_a_few_images():
   config = test_config.get_config()
   # From scratch: a harmonic initial fill already fills these linear and
   # bilinear images exactly, leaving nothing to learn.
-  config.model.initial_fill = 'none'
-  config.model.residual_gate = False
+  config.model.vaegan.initial_fill = 'none'
+  config.model.vaegan.residual_gate = False
   config.optim.g_lr = 2e-3
   config.optim.d_lr = 2e-4
   nets, g_tx, d_tx, state = train_lib.create_train_state(

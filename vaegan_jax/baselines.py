@@ -13,7 +13,7 @@ side by side with the model on the same images and masks:
                         phase nobody can know: what such texture costs in
                         PSNR and scores in SWD;
   pyramid, harmonic     the parameter-free fills the generator can start from
-                        (models.pyramid_fill, models.harmonic_fill).
+                        (fills.pyramid_fill, fills.harmonic_fill).
 """
 from typing import Callable, Dict
 
@@ -82,17 +82,17 @@ def _mean(image, hole):
 
 
 def _pyramid(image, hole):
-  # The model's own starting point (models.pyramid_fill): what G adds to it
+  # The model's own starting point (fills.pyramid_fill): what G adds to it
   # is the difference between this row and the model's.
-  from vaegan_jax import models  # pylint: disable=g-import-not-at-top
+  from vaegan_jax import fills  # pylint: disable=g-import-not-at-top
   mask = hole[None, ..., None].astype(np.float32)
-  return np.asarray(models.pyramid_fill(image[None] * (1 - mask), mask))[0]
+  return np.asarray(fills.pyramid_fill(image[None] * (1 - mask), mask))[0]
 
 
 def _harmonic(image, hole):
-  from vaegan_jax import models  # pylint: disable=g-import-not-at-top
+  from vaegan_jax import fills  # pylint: disable=g-import-not-at-top
   mask = hole[None, ..., None].astype(np.float32)
-  return np.asarray(models.harmonic_fill(image[None] * (1 - mask), mask))[0]
+  return np.asarray(fills.harmonic_fill(image[None] * (1 - mask), mask))[0]
 
 
 _FNS: Dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {

@@ -128,7 +128,6 @@ def save(manager: ocp.CheckpointManager, state, *, force: bool = False) -> bool:
     saved = manager.save(step, args=ocp.args.StandardSave(tree), force=force)
   except (OSError, ValueError) as e:
     # Tensorstore reports failed writes as ValueError with the OS error code.
-    _mute_closed_loop_noise()
     _remove_partial(manager, directory, step)
     match = re.search(r"os_error_code='(\d+)'", str(e))
     code = getattr(e, 'errno', None) or (int(match[1]) if match else errno.EIO)
@@ -160,12 +159,14 @@ def _remove_partial(manager, directory: str, step: int) -> None:
       return
 
 
-def _mute_closed_loop_noise() -> None:
-  """Drops the 'Event loop is closed' reports of an aborted restore.
+def mute_closed_loop_noise() -> None:
+  """Drops the 'Event loop is closed' reports of aborted reads and writes.
 
-  When one array of a checkpoint fails to read, orbax closes its event loop
-  while the reads of the other arrays are still finishing; each of those
+  When one array of a checkpoint fails to read or write, orbax closes its
+  event loop while the other arrays are still finishing; each of those
   reports an unraisable RuntimeError that says nothing about the damage.
+  Process-wide (it wraps sys.unraisablehook), so only the entry points
+  (train.py, eval.py, the inference and export CLIs) call it.
   """
   previous = sys.unraisablehook
   if getattr(previous, 'mutes_closed_loop', False):
@@ -199,7 +200,6 @@ def _restore_first_good(steps, restore_fn: Callable[[int], Any], where: str,
       if bad:
         raise ValueError(f'non-finite values in {", ".join(bad[:3])}')
     except Exception as e:  # pylint: disable=broad-except
-      _mute_closed_loop_noise()
       failures.append((step, f'{type(e).__name__}: {e}'[:300]))
       continue
     for bad_step, why in failures:
@@ -277,6 +277,27 @@ def restore_raw(workdir: str, step: Optional[int] = None) -> Tuple[dict, int]:
   return restored, int(got)
 
 
+def check_shapes(source: str, got, want) -> None:
+  """ValueError naming the first weight whose shape differs (or is missing).
+
+  Args:
+    source: the workdir the weights come from, for the message.
+    got, want: pytrees of arrays (or ShapeDtypeStructs) to compare.
+  """
+  def shapes(tree):
+    return {jax.tree_util.keystr(path): tuple(np.shape(leaf)) for path, leaf
+            in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+  got, want = shapes(got), shapes(want)
+  for path in sorted(set(got) | set(want)):
+    if got.get(path) != want.get(path):
+      raise ValueError(
+          f'workdir={source!r}: checkpoint weight {path} has shape '
+          f'{got.get(path, "(missing)")} but the model needs '
+          f'{want.get(path, "(none)")}; was it written for another '
+          'architecture or by an incompatible version?')
+
+
 def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
   """Writes config.json (with the format version) next to the checkpoints."""
   path = epath.Path(_abs(workdir))
@@ -337,4 +358,48 @@ def read_config(workdir: str) -> ml_collections.ConfigDict:
     raise ValueError(
         f'workdir={workdir!r} was written with checkpoint format '
         f'{version!r}; this vaegan_jax reads format {FORMAT_VERSION}.')
-  return ml_collections.ConfigDict(payload['config'])
+  return ml_collections.ConfigDict(upgrade_config(payload['config']))
+
+
+# Values that configs written before a key existed were trained with.
+_LEGACY = {'model': {'dtype': 'float32', 'initial_fill': 'none',
+                     'fill_iterations': 100, 'residual_gate': False},
+           'loss': {'kl_free_bits': 0.0, 'prior_hole_weight': 0.0},
+           'data': {'grayscale_prob': 0.0, 'channel_permute_prob': 0.0,
+                    'tfds_download': False}}
+
+
+def upgrade_config(config: dict) -> dict:
+  """An older config.json's dict in today's layout (configs/default.py).
+
+  The one place that knows old layouts: flat model keys become
+  model.generator='vaegan' with model.vaegan, and model.discriminator='patch'
+  with model.patch; loss.<term>_weight become loss.weights.<term>; keys that
+  did not exist yet get the values those runs used.
+  """
+  config = json.loads(json.dumps(config))  # A deep copy.
+  model = config.get('model', {})
+  if 'generator' not in model and 'num_down' in model:
+    for section, values in _LEGACY.items():
+      for key, value in values.items():
+        config.setdefault(section, {}).setdefault(key, value)
+    pick = lambda *keys: {k: model[k] for k in keys}  # pylint: disable=unnecessary-lambda-assignment
+    config['model'] = {
+        'generator': 'vaegan', 'discriminator': 'patch',
+        'dtype': model['dtype'],
+        'vaegan': pick('base_channels', 'encoder_channels', 'max_channels',
+                       'num_down', 'latent_channels', 'dilations',
+                       'initial_fill', 'fill_iterations', 'residual_gate'),
+        'patch': {'channels': model['disc_channels'],
+                  'max_channels': model['max_channels'],
+                  'num_layers': model['disc_layers']}}
+  loss = config.get('loss', {})
+  if 'weights' not in loss and 'kl_weight' in loss:
+    weights = {'recon': 1.0, 'd_adv': 1.0}
+    for old, new in (('kl', 'kl'), ('feature', 'feature'), ('adv', 'g_adv'),
+                     ('prior_valid', 'prior_valid'),
+                     ('prior_hole', 'prior_hole'), ('r1', 'r1')):
+      weights[new] = loss.pop(f'{old}_weight')
+    loss['weights'] = weights
+  config.setdefault('init_from', '')
+  return config

@@ -2,14 +2,19 @@
 import difflib
 import math
 
+from etils import epath
 import ml_collections
 
 from vaegan_jax import losses
 from vaegan_jax import masks
 from vaegan_jax import models
+from vaegan_jax import train_lib
 
 DATA_SOURCES = ('embedded', 'tfds', 'folder')
-SCHEDULES = ('constant', 'cosine')
+
+
+class ConfigError(ValueError):
+  """An unusable config; the message says how to fix it."""
 
 
 def flat_keys(config) -> list[str]:
@@ -40,7 +45,7 @@ def check_paths(paths, config, *, what: str = 'override') -> None:
   groups = {k.rsplit('.', 1)[0] for k in valid if '.' in k}
   for path in paths:
     if path not in valid and path not in groups:
-      raise ValueError(f'Unknown config key {path!r} ({what}); '
+      raise ConfigError(f'Unknown config key {path!r} ({what}); '
                        f'{_close(path, valid)}')
 
 
@@ -54,7 +59,7 @@ def check_keys(config, reference) -> None:
   check_paths(flat_keys(config), reference, what='set in the config file')
   missing = sorted(set(flat_keys(reference)) - set(flat_keys(config)))
   if missing:
-    raise ValueError(f'Config lacks keys {missing}; start the config file '
+    raise ConfigError(f'Config lacks keys {missing}; start the config file '
                      'from configs/default.get_config() so that every key '
                      'has a value.')
 
@@ -72,22 +77,34 @@ def _check_range(name: str, value, lo, hi, *, lo_open=False, hi_open=False):
 
 def validate(config, *, num_local_devices: int = 1,
              process_count: int = 1) -> None:
-  """Raises ValueError, saying how to fix it, for an unusable config."""
-  num_devices = num_local_devices * process_count
+  """Every check of a training config, before anything compiles.
+
+  Raises:
+    ConfigError: saying how to fix it.
+  """
+  try:
+    _validate(config, num_local_devices * process_count)
+  except ConfigError:
+    raise
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
+
+
+def _validate(config, num_devices: int) -> None:
   if config.batch_size < 1 or config.batch_size % num_devices:
     nearest = max(1, round(config.batch_size / num_devices)) * num_devices
     raise ValueError(
         f'batch_size={config.batch_size} is not a positive multiple of the '
         f'{num_devices} devices; set --config.batch_size to a multiple of '
         f'{num_devices}, e.g. {nearest}.')
-  factor = models.downsampling_factor(config.model)
+  nets = models.create_networks(config.model)  # Checks each sub-config.
+  factor = models.size_multiple(nets)
   if config.image_size % factor or config.image_size < factor:
     raise ValueError(
         f'image_size={config.image_size} must be a positive multiple of the '
-        f'downsampling factor {factor} (2**max(model.num_down, '
-        'model.disc_layers)); e.g. --config.image_size='
+        f'networks\' size multiple {factor} (2**num_down of the generator, '
+        '2**num_layers of the discriminator); e.g. --config.image_size='
         f'{max(factor, round(config.image_size / factor) * factor)}.')
-  models.dtype_from_name(config.model.dtype)
   if config.data.source not in DATA_SOURCES:
     raise ValueError(f'data.source must be one of {DATA_SOURCES}; got '
                      f'{config.data.source!r}.')
@@ -105,19 +122,18 @@ def validate(config, *, num_local_devices: int = 1,
     masks.check_config(config.masks, config.image_size, config.image_size)
   except ValueError as e:
     raise ValueError(f'masks: {e}') from None
-  if config.loss.adv_kind not in losses.ADV_KINDS:
-    raise ValueError(f'loss.adv_kind must be one of {losses.ADV_KINDS}; got '
-                     f'{config.loss.adv_kind!r}.')
-  if config.loss.recon_kind not in ('l1', 'mse'):
-    raise ValueError("loss.recon_kind must be 'l1' or 'mse'; got "
-                     f'{config.loss.recon_kind!r}.')
+  _check_loss(config.loss)
+  if config.init_from and not epath.Path(config.init_from).is_dir():
+    raise ValueError(f'init_from={config.init_from!r} is not a directory; '
+                     'give a training workdir or an exported model such as '
+                     'pretrained/vaegan64.')
   for key in ('g_lr', 'd_lr'):
     _check_range(f'optim.{key}', config.optim[key], 0, math.inf,
                  lo_open=True, hi_open=True)
   _check_range('optim.ema_decay', config.optim.ema_decay, 0, 1, hi_open=True)
-  if config.optim.schedule not in SCHEDULES:
-    raise ValueError(f'optim.schedule must be one of {SCHEDULES}; got '
-                     f'{config.optim.schedule!r}.')
+  if config.optim.schedule not in train_lib.SCHEDULES:
+    raise ValueError(f'optim.schedule must be one of {train_lib.SCHEDULES}; '
+                     f'got {config.optim.schedule!r}.')
   if config.num_steps < 1:
     raise ValueError(f'num_steps must be >= 1; got {config.num_steps}.')
   for key in ('log_every', 'image_every', 'checkpoint_every',
@@ -125,3 +141,24 @@ def validate(config, *, num_local_devices: int = 1,
     if config[key] < 1:
       raise ValueError(f'{key} must be >= 1; got {config[key]}; set '
                        f'--config.{key}.')
+
+
+def _check_loss(loss_config) -> None:
+  """Every named loss term has a weight, and every weight a term."""
+  terms = set(losses.GENERATOR_TERMS) | set(losses.DISCRIMINATOR_TERMS)
+  weights = set(loss_config.weights)
+  if terms - weights:
+    raise ValueError(f'loss terms {sorted(terms - weights)} have no weight; '
+                     'add config.loss.weights.<term> to configs/default.py.')
+  if weights - terms:
+    raise ValueError(f'loss.weights {sorted(weights - terms)} name no loss '
+                     f'term; the terms are {sorted(terms)} (losses.py).')
+  for name in sorted(weights):
+    _check_range(f'loss.weights.{name}', loss_config.weights[name], 0,
+                 math.inf, hi_open=True)
+  if loss_config.adv_kind not in losses.ADV_KINDS:
+    raise ValueError(f'loss.adv_kind must be one of {losses.ADV_KINDS}; got '
+                     f'{loss_config.adv_kind!r}.')
+  if loss_config.recon_kind not in ('l1', 'mse'):
+    raise ValueError("loss.recon_kind must be 'l1' or 'mse'; got "
+                     f'{loss_config.recon_kind!r}.')

@@ -12,7 +12,6 @@ these applies the run stays a single process.  See docs/scaling.md.
 import os
 from typing import Optional
 
-from absl import flags
 from absl import logging
 import jax
 from jax.experimental import multihost_utils
@@ -86,9 +85,6 @@ def initialize(coordinator_address: Optional[str] = None,
   if _on_cpu():
     # Cross-process all-reduce on CPU (the loopback test, CPU clusters).
     jax.config.update('jax_cpu_collectives_implementation', 'gloo')
-    # Orbax's barriers use the coordination service, not a collective: a
-    # gloo group that is set up while another process is 30 s behind fails.
-    flags.FLAGS.experimental_orbax_use_distributed_barrier = True
   jax.distributed.initialize(coordinator_address=coordinator_address,
                              num_processes=num_processes,
                              process_id=process_id)

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
-from vaegan_jax import image_files
+from vaegan_jax import image_folder
 from vaegan_jax import input_pipeline
 from vaegan_jax import masks
 
@@ -56,7 +56,6 @@ def load_eval_data(config, *, num_masks_per_image: int = 4,
     {'image': float32 [N, S, S, 3] in [0, 1], 'mask': float32 [N, S, S, 1],
     'name': N strings like 'lomiri_dandelions/0.5_top_left/m1'}.
   """
-  input_pipeline.check_source(config)
   size = image_size or config.image_size
   if config.data.source == 'embedded':
     photos = list(zip(input_pipeline.embedded_names(split),
@@ -64,8 +63,8 @@ def load_eval_data(config, *, num_masks_per_image: int = 4,
     crops = [(_view(img, s, a, size), f'{name}/{s}_{a}')
              for s, a in views for name, img in photos]
   elif config.data.source == 'folder':
-    paths = image_files.list_folder_images(config.data.folder)[0]
-    crops = [(_view(image_files.decode(tf.io.read_file(path)).numpy(), 1.0,
+    paths = image_folder.list_folder_images(config.data.folder)[0]
+    crops = [(_view(image_folder.decode(tf.io.read_file(path)).numpy(), 1.0,
                     'center', size),
               os.path.relpath(path, config.data.folder))
              for path in paths[:_MAX_EVAL_IMAGES]]
@@ -75,7 +74,7 @@ def load_eval_data(config, *, num_masks_per_image: int = 4,
         config.data.tfds_eval_split
         or ('test' if 'test' in builder.info.splits else 'validation'))
     ds = input_pipeline.tfds_encoded_images(builder, name)
-    crops = [(_view(image_files.decode(x).numpy(), 1.0, 'center', size),
+    crops = [(_view(image_folder.decode(x).numpy(), 1.0, 'center', size),
               f'{name}[{i}]')
              for i, x in enumerate(ds.take(_MAX_EVAL_IMAGES))]
   n = len(crops) * num_masks_per_image
@@ -110,21 +109,20 @@ def load_eval_photos(config, *, max_side: int = 1024, split: str = 'heldout'):
     {'image': list of float32 [H_i, W_i, 3] in [0, 1], 'mask': list of
     float32 [H_i, W_i, 1], 'name': list of str}.
   """
-  input_pipeline.check_source(config)
   if config.data.source == 'embedded':
     named = list(zip(input_pipeline.embedded_names(split),
                      input_pipeline.load_embedded_images(split)))
   elif config.data.source == 'folder':
-    paths = image_files.list_folder_images(config.data.folder)[0]
+    paths = image_folder.list_folder_images(config.data.folder)[0]
     named = [(os.path.relpath(p, config.data.folder),
-              image_files.decode(tf.io.read_file(p)).numpy())
+              image_folder.decode(tf.io.read_file(p)).numpy())
              for p in paths[:_MAX_EVAL_IMAGES]]
   else:
     builder = input_pipeline.tfds_builder(config)
     name = config.data.tfds_eval_split or (
         'test' if 'test' in builder.info.splits else 'validation')
     ds = input_pipeline.tfds_encoded_images(builder, name)
-    named = [(f'{name}[{i}]', image_files.decode(x).numpy())
+    named = [(f'{name}[{i}]', image_folder.decode(x).numpy())
              for i, x in enumerate(ds.take(_MAX_EVAL_IMAGES))]
   images, holes = [], []
   for i, (_, image) in enumerate(named):

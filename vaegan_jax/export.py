@@ -42,6 +42,7 @@ def main(argv=None):
   parser.add_argument('--workdir', required=True)
   parser.add_argument('--output', required=True)
   args = parser.parse_args(argv)
+  checkpoint.mute_closed_loop_noise()
   step = export(args.workdir, args.output)
   print(f'exported step {step} to {args.output} '
         f'({directory_size(args.output) / 2**20:.2f} MiB)')

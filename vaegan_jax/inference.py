@@ -22,7 +22,7 @@ import ml_collections
 import numpy as np
 
 from vaegan_jax import checkpoint
-from vaegan_jax import images as image_io
+from vaegan_jax import image_io
 from vaegan_jax import inpaint_inputs as inputs
 from vaegan_jax import models
 
@@ -42,8 +42,13 @@ class InpaintParams:
   source: str = ''
 
   @property
-  def downsampling_factor(self) -> int:
-    return 2 ** self.model_config.num_down
+  def networks(self) -> models.Networks:
+    return models.create_networks(self.model_config)
+
+  @property
+  def pad_multiple(self) -> int:
+    """H and W are padded to multiples of this (the generator's)."""
+    return self.networks.generator.size_multiple
 
 
 def load_params(workdir: str, *, use_ema: bool = True,
@@ -79,27 +84,16 @@ def _check_architecture(workdir: str, params, model_config) -> None:
   try:
     nets = models.create_networks(model_config)
     g_params, _ = jax.eval_shape(
-        lambda: models.init_params(jax.random.PRNGKey(0), nets, model_config,
-                                   models.downsampling_factor(model_config)))
+        lambda: models.init_params(jax.random.PRNGKey(0), nets,
+                                   models.size_multiple(nets)))
   except (AttributeError, KeyError, TypeError, ValueError) as e:
     raise ValueError(f'workdir={workdir!r}: config.json does not describe a '
                      f'model this version can build ({type(e).__name__}: '
                      f'{e}); was it written by an incompatible version?'
                      ) from None
 
-  def shapes(tree):
-    return {jax.tree_util.keystr(path): tuple(np.shape(leaf)) for path, leaf
-            in jax.tree_util.tree_flatten_with_path(tree)[0]}
-
-  got = shapes(params)
-  want = shapes({k: g_params[k] for k in ('prior', 'generator')})
-  for path in sorted(set(got) | set(want)):
-    if got.get(path) != want.get(path):
-      raise ValueError(
-          f'workdir={workdir!r}: checkpoint weight {path} has shape '
-          f'{got.get(path, "(missing)")} but config.json\'s architecture '
-          f'needs {want.get(path, "(none)")}; was it written by an '
-          'incompatible version?')
+  checkpoint.check_shapes(workdir, params, {k: g_params[k]
+                                           for k in ('prior', 'generator')})
 
 
 def _frozen_model_config(model_config) -> str:
@@ -108,8 +102,9 @@ def _frozen_model_config(model_config) -> str:
 
 def _run(frozen_config: str, params, image, mask, eps):
   config = ml_collections.ConfigDict(json.loads(frozen_config))
-  nets = models.create_networks(config)
-  out = models.complete(nets, params, image * 2.0 - 1.0, mask, eps)
+  generator = models.create_networks(config).generator
+  out = generator.apply({'params': params}, image * 2.0 - 1.0, mask, eps,
+                        method='complete')
   return (out + 1.0) / 2.0
 
 
@@ -132,8 +127,8 @@ def _executable(params: InpaintParams, shape: Tuple[int, int, int],
   key = (frozen, shape, sampled)
   if key not in _EXECUTABLES:
     n, h, w = shape
-    eps = (jax.ShapeDtypeStruct(models.latent_shape(params.model_config, h, w,
-                                                    n), jnp.float32)
+    eps = (jax.ShapeDtypeStruct(
+        params.networks.generator.latent_shape(h, w, n), jnp.float32)
            if sampled else None)
     compiled = _run_jit.lower(
         frozen, _abstract(params.params),
@@ -220,7 +215,7 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
     outs = [np.array(orig[0] if single else orig)] * k
     return np.stack(outs) if num_samples is not None else outs[0]
   n, h, w = orig.shape[:3]
-  factor = params.downsampling_factor
+  factor = params.pad_multiple
   sampled = num_samples is not None or rng is not None
   # Padded to buckets, so that nearby sizes reuse one compiled model.  The
   # mask is padded like the image: the padding is known wherever it mirrors
@@ -231,8 +226,8 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
        else orig.astype(np.float32))
   xp = _pad(x, shape)
   mp = _pad(hole[..., None].astype(np.float32), shape)
-  latent = models.latent_shape(params.model_config, shape[1], shape[2],
-                               shape[0])
+  latent = params.networks.generator.latent_shape(shape[1], shape[2],
+                                                  shape[0])
   if not sampled:
     eps_list = [None]
   else:
@@ -269,6 +264,7 @@ def main(argv=None):
   parser.add_argument('--num_samples', type=int, default=None)
   parser.add_argument('--seed', type=int, default=0)
   args = parser.parse_args(argv)
+  checkpoint.mute_closed_loop_noise()
   params = load_params(args.workdir or os.path.join(PRETRAINED_DIR,
                                                     DEFAULT_MODEL))
   image = image_io.read_image(args.image)

@@ -7,7 +7,7 @@ Each error names the argument, what was given and what is expected.
     (grayscale, gray+alpha, RGBA) are rejected, never guessed at: an array
     does not say what its channels mean, and the output must have the
     input's shape.  The message shows the conversion.  Image files are
-    converted to RGB when read (images.read_image, the data pipeline).
+    converted to RGB when read (image_io.read_image, the data pipeline).
   mask: [H, W], [H, W, 1], [N, H, W] or [N, H, W, 1]; bool, integer or
     float; a pixel is a hole where mask > HOLE_THRESHOLD (True, 1, 255 and
     1.0 all mark holes; a soft mask is cut at 0.5).

@@ -25,20 +25,26 @@ from PIL import Image
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from vaegan_jax import image_files
+from vaegan_jax import image_folder
 from vaegan_jax import masks
 
-# The accelerators belong to JAX; TF only feeds them from the host.
-for _kind in ('GPU', 'TPU'):
-  try:
-    tf.config.set_visible_devices([], _kind)
-  except (RuntimeError, ValueError):
-    pass
+
+def keep_tf_on_host() -> None:
+  """Hides GPUs and TPUs from TensorFlow: they belong to JAX.
+
+  Called by the entry points (train.py, eval.py) before TF touches a device;
+  TF only decodes and crops on the host.
+  """
+  for kind in ('GPU', 'TPU'):
+    try:
+      tf.config.set_visible_devices([], kind)
+    except (RuntimeError, ValueError):
+      pass  # Already initialised, or no such device kind.
+
 
 PHOTOS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                           'photos')
 SPLITS = ('train', 'heldout')
-SOURCES = ('embedded', 'folder', 'tfds')
 _MAX_SHORT_SIDE = 512
 _CROP_SALT = 0x5EED  # Keeps crop randomness apart from the mask streams.
 _COLOUR_SALT = 0xC010  # Colour augmentation draws, apart from the crop's.
@@ -105,7 +111,7 @@ def _crop_box(u: tf.Tensor, h, w, config):
 
 def finish_crop(crop: tf.Tensor, flip: tf.Tensor, size: int) -> tf.Tensor:
   """Square uint8/uint16/float crop -> float32 [S, S, 3] in [0, 1]."""
-  crop = image_files.to_float(crop)
+  crop = image_folder.to_float(crop)
   # Crops are often 10x the output: 'area' antialiases them and is ~3x faster
   # than antialiased bilinear; small crops are upsampled bilinearly.
   image = tf.cond(tf.shape(crop)[0] > size,
@@ -122,8 +128,8 @@ def _augment_colour(image: tf.Tensor, g: tf.Tensor, config) -> tf.Tensor:
   (bright flat regions are blue sky) and tints grey skies blue; with them it
   has to take the colour from the visible pixels.
   """
-  gray_p = config.data.get('grayscale_prob', 0.0)
-  perm_p = config.data.get('channel_permute_prob', 0.0)
+  gray_p = config.data.grayscale_prob
+  perm_p = config.data.channel_permute_prob
   if not gray_p and not perm_p:
     return image
   key = tf.random.experimental.stateless_fold_in(
@@ -161,7 +167,11 @@ def _add_masks(batch, config):
 
 
 def _train_image(image: tf.Tensor, g: tf.Tensor, config) -> tf.Tensor:
-  """[h, w, 3] image -> random crop of example g, float32 [S, S, 3]."""
+  """[h, w, 3] image -> augmented random crop of example g, [S, S, 3].
+
+  The one place where training crops are drawn and augmented, for every
+  data source.
+  """
   u = _uniforms(config.seed, g)
   shape = tf.shape(image)
   y0, x0, side = _crop_box(u, shape[0], shape[1], config)
@@ -186,12 +196,7 @@ def _embedded_dataset(config, indices: tf.data.Dataset) -> tf.data.Dataset:
     i = tf.minimum(tf.cast(u[4] * len(images), tf.int32), len(images) - 1)
     start, h, w = tf.unstack(layout[i])
     image = tf.reshape(tf.slice(buffer, [start], [h * w * 3]), [h, w, 3])
-    y0, x0, side = _crop_box(u, tf.cast(h, tf.int32), tf.cast(w, tf.int32),
-                             config)
-    crop = image[y0:y0 + side, x0:x0 + side]
-    image = _augment_colour(finish_crop(crop, u[3] < 0.5, config.image_size), g,
-                            config)
-    return _with_index(image, g, config)
+    return _with_index(_train_image(image, g, config), g, config)
 
   return indices.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
 
@@ -200,7 +205,7 @@ def _folder_dataset(config, indices: tf.data.Dataset, process_index: int,
                     process_count: int) -> tf.data.Dataset:
   """Each process reads its shard in a fresh seeded permutation per epoch."""
   folder = config.data.folder
-  usable, skipped, ignored = image_files.list_folder_images(folder)
+  usable, skipped, ignored = image_folder.list_folder_images(folder)
   # A warning when anything was left out, so train.py's terminal shows it.
   log = logging.warning if skipped or ignored else logging.info
   log('Image folder %s: %d usable, %d skipped%s; %d other files ignored.',
@@ -211,7 +216,7 @@ def _folder_dataset(config, indices: tf.data.Dataset, process_index: int,
     raise ValueError(
         f'No usable images in config.data.folder={folder!r} ({len(skipped)} '
         f'unreadable, {ignored} without one of the extensions '
-        f'{image_files.IMAGE_EXTENSIONS}).')
+        f'{image_folder.IMAGE_EXTENSIONS}).')
   shard = usable[process_index::process_count]
   if not shard:
     logging.warning('Fewer images than processes: every process reads all.')
@@ -223,7 +228,7 @@ def _folder_dataset(config, indices: tf.data.Dataset, process_index: int,
     # resumed run continues the exact file order without replaying it.
     epoch_seed = tf.stack([tf.constant(config.seed, tf.int64), k // n])
     j = tf.random.experimental.index_shuffle(k % n, epoch_seed, n - 1)
-    image = image_files.decode(tf.io.read_file(files[j]),
+    image = image_folder.decode(tf.io.read_file(files[j]),
                     lambda image: _train_image(image, g, config))
     return _with_index(image, g, config)
 
@@ -247,7 +252,7 @@ def tfds_builder(config):
          '(or copy the prepared data there) and point config.data.data_dir '
          'to it; or set config.data.tfds_download=True to let training try '
          'to download it.')
-  if not config.data.get('tfds_download', False):
+  if not config.data.tfds_download:
     raise RuntimeError(msg)
   try:
     builder.download_and_prepare()
@@ -281,17 +286,11 @@ def _tfds_dataset(config, indices, start_step, process_index, process_count):
   ds = ds.repeat().shuffle(config.data.shuffle_buffer, seed=seed)
 
   def fn(encoded, k_g):
-    image = image_files.decode(encoded, lambda image: _train_image(image, k_g[1], config))
+    image = image_folder.decode(encoded, lambda image: _train_image(image, k_g[1], config))
     return _with_index(image, k_g[1], config)
 
   return tf.data.Dataset.zip(ds, indices).map(
       fn, num_parallel_calls=tf.data.AUTOTUNE)
-
-
-def check_source(config):
-  if config.data.source not in SOURCES:
-    raise ValueError(f'Unknown config.data.source={config.data.source!r}; '
-                     f'valid sources: {SOURCES}.')
 
 
 def create_train_iterator(config, *, num_local_devices: int,
@@ -304,15 +303,8 @@ def create_train_iterator(config, *, num_local_devices: int,
     [D, B, S, S, 1], 1 = hole} with D = num_local_devices, S =
     config.image_size, B = config.batch_size // (process_count * D).
   """
-  per_device, rest = divmod(config.batch_size,
-                            process_count * num_local_devices)
-  if rest or not per_device:
-    raise ValueError(
-        f'config.batch_size={config.batch_size} must be a positive multiple '
-        f'of process_count * num_local_devices = {process_count} * '
-        f'{num_local_devices}; set config.batch_size to e.g. '
-        f'{max(1, per_device) * process_count * num_local_devices}.')
-  check_source(config)
+  # config_lib.validate checked that the batch splits evenly.
+  per_device = config.batch_size // (process_count * num_local_devices)
   local_batch = per_device * num_local_devices
   # (k, g): this process's example count and the global example index.
   indices = tf.data.Dataset.counter(start_step * local_batch).map(

@@ -1,5 +1,8 @@
 """Loss terms of the VAE-GAN, named as in Larsen et al. (2016) and PIC.
 
+The primitives first; then the tables of named terms that the two train
+steps sum (GENERATOR_TERMS, DISCRIMINATOR_TERMS).
+
 All functions are pure and reduce to a scalar mean, so values do not depend
 on the batch split across devices (a pmean of per-device means is the global
 mean when every device holds the same number of examples).
@@ -96,3 +99,101 @@ def r1_penalty(logits_fn: Callable[[jax.Array], jax.Array], real_images):
   """R1 = 0.5 * E[ ||d D(x) / d x||^2 ] on real images (Mescheder 2018)."""
   grads = jax.grad(lambda x: jnp.sum(logits_fn(x)))(real_images)
   return 0.5 * jnp.mean(jnp.sum(jnp.square(grads), axis=(1, 2, 3)))
+
+
+# Losses as data.  Each term is a function (forward, loss_config) -> scalar
+# of the step's forward pass, registered under its name; a step's total is
+# the weighted sum of its terms, with weights config.loss.weights.<name>.
+# A new term is one function here plus one weight in configs/default.py;
+# config_lib.validate checks that every term has a weight and vice versa.
+GENERATOR_TERMS = {}      # the VAE-generator step (encoders + G)
+DISCRIMINATOR_TERMS = {}  # the discriminator step
+
+
+def generator_term(fn):
+  """Registers fn(forward, loss_config) as the generator-step term fn.__name__.
+
+  `forward` holds image, mask ([-1, 1], 1 = hole), x_rec = G(z_q),
+  x_p = G(stop_gradient(z_p)), the latents' mean_q, logvar_q, mean_p,
+  logvar_p, D's logits on the fakes (fake_logits) and D's features of the
+  reconstruction and of the real image (rec_feats, real_feats).
+  """
+  GENERATOR_TERMS[fn.__name__] = fn
+  return fn
+
+
+def discriminator_term(fn):
+  """Registers fn(forward, loss_config) as a discriminator-step term.
+
+  `forward` holds image, mask, real_logits, fake_logits and logits_fn
+  (real image -> D's logits, for gradient penalties).
+  """
+  DISCRIMINATOR_TERMS[fn.__name__] = fn
+  return fn
+
+
+@generator_term
+def recon(f, lc):
+  """L_recon: pixel loss of the reconstruction, hole and valid weighted."""
+  return reconstruction_loss(f['x_rec'], f['image'], f['mask'],
+                             hole_weight=lc.hole_weight,
+                             valid_weight=lc.valid_weight, kind=lc.recon_kind)
+
+
+@generator_term
+def kl(f, lc):
+  """KL(q || p) as optimised: after free bits (`kl_raw` is logged too)."""
+  return kl_divergence(f['mean_q'], f['logvar_q'], f['mean_p'], f['logvar_p'],
+                       free_bits=lc.kl_free_bits)
+
+
+@generator_term
+def feature(f, lc):
+  """L_llike^{Dis_l}: D's features of x_rec against the real image's."""
+  del lc
+  return feature_matching_loss(f['rec_feats'], f['real_feats'])
+
+
+@generator_term
+def g_adv(f, lc):
+  """G's side of L_GAN on the composited fakes."""
+  return generator_adversarial_loss(f['fake_logits'], lc.adv_kind)
+
+
+@generator_term
+def prior_valid(f, lc):
+  """L1 of the prior sample x_p on the visible pixels."""
+  del lc
+  return masked_l1(f['x_p'], f['image'], 1.0 - f['mask'])
+
+
+@generator_term
+def prior_hole(f, lc):
+  """L1 of the prior sample x_p in the hole (reaches G only)."""
+  del lc
+  return masked_l1(f['x_p'], f['image'], f['mask'])
+
+
+@discriminator_term
+def d_adv(f, lc):
+  """D's side of L_GAN: real -> 1, composited fakes -> 0."""
+  return discriminator_loss(f['real_logits'], f['fake_logits'], lc.adv_kind)
+
+
+@discriminator_term
+def r1(f, lc):
+  """R1 gradient penalty on real images."""
+  del lc
+  return r1_penalty(f['logits_fn'], f['image'])
+
+
+def weighted_terms(table, forward, loss_config):
+  """-> (total, terms): every term of `table` with a non-zero weight.
+
+  A zero weight skips the term's computation (R1's double backward).
+  """
+  terms = {name: fn(forward, loss_config) for name, fn in table.items()
+           if loss_config.weights[name]}
+  total = sum(loss_config.weights[name] * value
+              for name, value in terms.items())
+  return total, terms

@@ -1,26 +1,68 @@
-"""VAE-GAN networks for inpainting (Flax linen, pure functional, no BatchNorm).
+"""The networks, chosen by name: `config.model.generator` / `.discriminator`.
 
 Conventions: images are float in [-1, 1], NHWC; masks are float {0, 1} with
-1 = missing pixel, shape [N, H, W, 1].  The latent z is spatial:
-[N, H / 2**num_down, W / 2**num_down, latent_channels].
+1 = missing pixel, shape [N, H, W, 1].
 
-* `Encoder` is used twice with separate parameters: the conditional prior
-  p(z | visible pixels, mask) and the posterior q(z | complete image, mask).
-* `Generator` G(z, visible region) -> full image.  Its own context encoder
-  reads the visible pixels, so no gradient of G's losses needs the encoders.
-* `Discriminator` is a patch discriminator on (image, mask) returning logits
-  and intermediate features (for Larsen's learned similarity, Dis_l).
+Registered networks (`REGISTRY`), each built from its own sub-config
+`config.model.<name>` passed as keyword arguments (`create_networks`):
+* 'vaegan' (`VAEInpainter`): the seed's generator side, a conditional prior
+  p(z | visible pixels), a posterior q(z | complete image) and G(z, visible
+  region), with `encode` / `decode` / `complete`.
+* 'patch' (`PatchDiscriminator`): logits per patch and the intermediate
+  features used by Larsen's learned similarity (Dis_l).
+
+THE GENERATOR CONTRACT.  A generator is a linen Module whose parameters are
+the dict {'prior', 'posterior', 'generator'} of its sub-networks (the keys of
+every checkpoint), with:
+  encode(image, mask, noise=None, *, posterior=False) -> (z, mean, logvar)
+      image [N, H, W, 3] in [-1, 1], mask [N, H, W, 1].  The prior reads
+      only the visible pixels (hole pixels never change its output); the
+      posterior reads the whole image.  z = mean + exp(logvar / 2) * noise,
+      or the mean when noise is None.  All three have `latent_shape`.
+  decode(image, mask, z) -> [k * N, H, W, 3], roughly [-1, 1], raw: not
+      composited and not clipped (the losses see the raw output).  Hole
+      pixels of `image` must not matter.  z may hold k latents per image,
+      stacked along the batch ([k * N, ...]: latent j of image i at
+      j * N + i), so that the image is encoded once for k latents.
+  complete(image, mask, noise=None) -> [N, H, W, 3] in [-1, 1]: the prior
+      mean (or a sample) decoded and clipped; not composited.
+  __call__(image, mask): touches every sub-network (used by `init`).
+  latent_shape(height, width, batch) -> shape of z (no parameters needed).
+  size_multiple: H and W of every input must be multiples of it.
+A discriminator is a Module with __call__(image, mask) -> (logits, features)
+and `size_multiple`.  tests/test_models.py checks the contract of every
+registered network.  A new generator: one class (subclass `LatentInpainter`
+and define its three sub-networks in `setup`), `@register('name')`, and its
+sub-config in configs/default.py; docs/design.md has a worked example.
+
 Upsampling is nearest-resize + conv: no checkerboard artifacts, and XLA:CPU
 runs it far faster than ConvTranspose.
 """
-import math
+import dataclasses
 from typing import Any, NamedTuple, Sequence, Tuple
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from vaegan_jax import fills
+
 Dtype = Any
+INITIAL_FILLS = ('harmonic', 'pyramid', 'none')
+# name -> Module class; a name is also the key of its sub-config under
+# config.model.  Generators and discriminators share one namespace.
+REGISTRY = {}
+
+
+def register(name: str):
+  """Class decorator: makes a network selectable as `name` in the config."""
+  def add(cls):
+    if name in REGISTRY and REGISTRY[name] is not cls:
+      raise ValueError(f'A network is already registered as {name!r}: '
+                       f'{REGISTRY[name].__name__}.')
+    REGISTRY[name] = cls
+    return cls
+  return add
 
 
 def _act(x):
@@ -44,59 +86,13 @@ def upsample2x(x):
   return x.reshape(n, 2 * h, 2 * w, c)
 
 
-def pyramid_fill(image, mask):
-  """Fills holes by push-pull over a mask-weighted image pyramid (no params).
-
-  Pull: halve the resolution until 1x1, each cell the mean of its visible
-  pixels.  Push: from coarse to fine, a cell with any visible pixel keeps its
-  own mean, an empty one takes the bilinear upsampling of the coarser level.
-  A smooth fill close to biharmonic inpainting (within ~0.3 dB PSNR on the
-  held-out set) for a fraction of the cost; the generator adds detail to it.
-
-  Args:
-    image: [N, H, W, C]; hole pixels are ignored.
-    mask: [N, H, W, 1], 1 = missing.
-  Returns:
-    [N, H, W, C]: visible pixels unchanged, holes filled (0 where the mask
-    is full).
-  """
-  image = image.astype(jnp.float32)
-  valid = 1.0 - mask.astype(jnp.float32)
-  levels = max(1, math.ceil(math.log2(max(image.shape[1:3]))))
-  colours, weights = [image * valid], [valid]
-  for _ in range(levels):
-    # 'SAME' zero padding adds zero weight, so odd sizes pool correctly.
-    w = nn.avg_pool(weights[-1], (2, 2), (2, 2), padding='SAME')
-    c = nn.avg_pool(colours[-1] * weights[-1], (2, 2), (2, 2),
-                    padding='SAME')
-    colours.append(c / jnp.maximum(w, 1e-6))
-    weights.append(w)
-  fill = colours[-1]
-  for level in reversed(range(levels)):
-    up = jax.image.resize(fill, colours[level].shape, 'linear')
-    fill = jnp.where(weights[level] > 0, colours[level], up)
-  return jax.lax.stop_gradient(fill)
-
-
-def harmonic_fill(image, mask, iterations: int = 100):
-  """`pyramid_fill`, then Jacobi steps of Laplace's equation in the holes.
-
-  Each step replaces every hole pixel by the mean of its 4 neighbours
-  (edge-replicated at the border); visible pixels stay fixed.  The pyramid
-  start supplies the low frequencies, so ~100 steps come close to the
-  harmonic interpolant of the visible pixels, which scores above biharmonic
-  inpainting on the held-out set (docs/quality.md).  Shapes as pyramid_fill.
-  """
-  mask = mask.astype(jnp.float32)
-  fill = pyramid_fill(image, mask)
-
-  def step(_, f):
-    p = jnp.pad(f, ((0, 0), (1, 1), (1, 1), (0, 0)), mode='edge')
-    mean = (p[:, :-2, 1:-1] + p[:, 2:, 1:-1]
-            + p[:, 1:-1, :-2] + p[:, 1:-1, 2:]) / 4.0
-    return f + mask * (mean - f)
-
-  return jax.lax.stop_gradient(jax.lax.fori_loop(0, iterations, step, fill))
+def repeat_for_latents(x, z):
+  """x [N, ...] repeated to z's batch of k latents per image: [k * N, ...]."""
+  k, rest = divmod(z.shape[0], x.shape[0])
+  if rest or not k:
+    raise ValueError(f'z batch {z.shape[0]} is not a multiple of the image '
+                     f'batch {x.shape[0]}.')
+  return jnp.concatenate([x] * k) if k > 1 else x
 
 
 class ResBlock(nn.Module):
@@ -144,8 +140,8 @@ class Encoder(nn.Module):
     return mean, logvar
 
 
-class Generator(nn.Module):
-  """G(z, masked image, mask) -> image in [-1, 1] (U-Net with resize+conv).
+class Decoder(nn.Module):
+  """G(z, masked image, mask) -> image (U-Net with resize+conv).
 
   Attributes:
     channels: width at full resolution; doubles per downsampling.
@@ -153,10 +149,10 @@ class Generator(nn.Module):
     num_down: number of downsamplings (must match the encoders').
     dilations: one residual block per entry at the bottleneck; dilations
       2/4/8 give the bottleneck an image-wide receptive field at 64x64.
-    initial_fill: 'harmonic' (G reads `harmonic_fill` of the holes and
+    initial_fill: 'harmonic' (G reads `fills.harmonic_fill` of the holes and
       outputs fill + residual; the residual's last conv starts at zero, so
       an untrained G already fills smoothly), 'pyramid' (the same from
-      `pyramid_fill`) or 'none' (G reads the masked image and outputs tanh
+      `fills.pyramid_fill`) or 'none' (G reads the masked image and outputs tanh
       of its last conv).
     fill_iterations: Jacobi steps of the 'harmonic' fill.
     residual_gate: output fill + sigmoid(gate) * residual, the gate's bias
@@ -167,10 +163,10 @@ class Generator(nn.Module):
   channels: int
   max_channels: int
   num_down: int
-  dilations: Sequence[int] = (1, 2, 4, 8)
-  initial_fill: str = 'none'
-  fill_iterations: int = 100
-  residual_gate: bool = False
+  dilations: Sequence[int]
+  initial_fill: str
+  fill_iterations: int
+  residual_gate: bool
   dtype: Dtype = jnp.float32
 
   def _width(self, level: int) -> int:
@@ -183,14 +179,11 @@ class Generator(nn.Module):
     The context encoder then runs once per image instead of once per latent.
     """
     if self.initial_fill == 'harmonic':
-      fill = harmonic_fill(masked_image, mask, self.fill_iterations)
+      fill = fills.harmonic_fill(masked_image, mask, self.fill_iterations)
       masked_image = fill
     elif self.initial_fill == 'pyramid':
-      fill = pyramid_fill(masked_image, mask)
+      fill = fills.pyramid_fill(masked_image, mask)
       masked_image = fill
-    elif self.initial_fill != 'none':
-      raise ValueError("model.initial_fill must be 'harmonic', 'pyramid' or "
-                       f"'none'; got {self.initial_fill!r}")
     h = jnp.concatenate([masked_image, mask], axis=-1).astype(self.dtype)
     h = _act(nn.Conv(self._width(0), (5, 5), dtype=self.dtype)(h))
     skips = []
@@ -198,12 +191,7 @@ class Generator(nn.Module):
       skips.append(h)
       h = _act(nn.Conv(self._width(level), (3, 3), strides=(2, 2),
                        dtype=self.dtype)(h))
-    k, rest = divmod(z.shape[0], h.shape[0])
-    if rest:
-      raise ValueError(f'z batch {z.shape[0]} is not a multiple of the image '
-                       f'batch {h.shape[0]}.')
-    if k > 1:
-      h, *skips = (jnp.concatenate([x] * k) for x in [h] + skips)
+    h, *skips = (repeat_for_latents(x, z) for x in [h] + skips)
     h = jnp.concatenate([h, z.astype(self.dtype)], axis=-1)
     h = nn.Conv(self._width(self.num_down), (3, 3), dtype=self.dtype)(h)
     for d in self.dilations:
@@ -225,17 +213,113 @@ class Generator(nn.Module):
                      bias_init=nn.initializers.constant(-3.0),
                      name='gate')(h)
       residual = nn.sigmoid(gate) * residual
-    if k > 1:
-      fill = jnp.concatenate([fill] * k)
-    return fill + residual
+    return repeat_for_latents(fill, z) + residual
 
 
-class Discriminator(nn.Module):
-  """Patch discriminator on (image, mask) -> (logits map, features)."""
+class LatentInpainter(nn.Module):
+  """The generator contract's methods, for any prior / posterior / generator.
+
+  A subclass defines `setup` with the three sub-networks (attributes
+  `prior`, `posterior`: (image, mask) -> (mean, logvar); `generator`:
+  (masked image, mask, z) -> image, z with k latents per image), and the
+  attributes `num_down` (z is at 1 / 2**num_down resolution) and
+  `latent_channels`.
+  """
+
+  @property
+  def size_multiple(self) -> int:
+    return 2 ** self.num_down
+
+  def latent_shape(self, height: int, width: int, batch: int):
+    f = self.size_multiple
+    return (batch, height // f, width // f, self.latent_channels)
+
+  def encode(self, image, mask, noise=None, *, posterior: bool = False):
+    """-> (z, mean, logvar) from the prior (default) or the posterior."""
+    if posterior:
+      mean, logvar = self.posterior(image, mask)
+    else:
+      mean, logvar = self.prior(image * (1.0 - mask), mask)
+    z = mean if noise is None else mean + jnp.exp(0.5 * logvar) * noise
+    return z, mean, logvar
+
+  def decode(self, image, mask, z):
+    """G(z, visible pixels) -> raw [k * N, H, W, 3] for k latents per image."""
+    return self.generator(image * (1.0 - mask), mask, z)
+
+  def complete(self, image, mask, noise=None):
+    """Prior mean (noise None) or sample, decoded and clipped to [-1, 1]."""
+    z, _, _ = self.encode(image, mask, noise)
+    return jnp.clip(self.decode(image, mask, z), -1.0, 1.0)
+
+  def __call__(self, image, mask):
+    self.encode(image, mask)
+    z, _, _ = self.encode(image, mask, posterior=True)
+    return self.decode(image, mask, z)
+
+
+@register('vaegan')
+class VAEInpainter(LatentInpainter):
+  """The generator side of the VAE-GAN (see the contract above).
+
+  Attributes:
+    base_channels: G's width at full resolution; doubles per downsampling.
+    encoder_channels: the encoders' first width.
+    max_channels: cap on every width.
+    num_down: downsamplings; z is at 1 / 2**num_down resolution.
+    latent_channels: channels of z.
+    dilations, initial_fill, fill_iterations, residual_gate: of `Decoder`.
+  """
+  base_channels: int
+  encoder_channels: int
+  max_channels: int
+  num_down: int
+  latent_channels: int
+  dilations: Sequence[int]
+  initial_fill: str
+  fill_iterations: int
+  residual_gate: bool
+  dtype: Dtype = jnp.float32
+
+  def __post_init__(self):
+    if self.initial_fill not in INITIAL_FILLS:
+      raise ValueError(f'initial_fill must be one of {INITIAL_FILLS}; got '
+                       f'{self.initial_fill!r}')
+    if self.num_down < 0 or self.fill_iterations < 0:
+      raise ValueError('num_down and fill_iterations must be >= 0.')
+    super().__post_init__()
+
+  def setup(self):
+    encoder = dict(channels=self.encoder_channels,
+                   max_channels=self.max_channels, num_down=self.num_down,
+                   latent_channels=self.latent_channels, dtype=self.dtype)
+    # The attribute names are the checkpoint keys.
+    self.prior = Encoder(**encoder)
+    self.posterior = Encoder(**encoder)
+    self.generator = Decoder(
+        channels=self.base_channels, max_channels=self.max_channels,
+        num_down=self.num_down, dilations=tuple(self.dilations),
+        initial_fill=self.initial_fill, fill_iterations=self.fill_iterations,
+        residual_gate=self.residual_gate, dtype=self.dtype)
+
+
+@register('patch')
+class PatchDiscriminator(nn.Module):
+  """Patch discriminator on (image, mask) -> (logits map, features).
+
+  Attributes:
+    channels: width of the first conv; doubles per layer.
+    max_channels: cap on the width.
+    num_layers: stride-2 convs; logits are at 1 / 2**num_layers resolution.
+  """
   channels: int
   max_channels: int
   num_layers: int
   dtype: Dtype = jnp.float32
+
+  @property
+  def size_multiple(self) -> int:
+    return 2 ** self.num_layers
 
   @nn.compact
   def __call__(self, image, mask):
@@ -252,77 +336,48 @@ class Discriminator(nn.Module):
 
 
 class Networks(NamedTuple):
-  prior: Encoder
-  posterior: Encoder
-  generator: Generator
-  discriminator: Discriminator
+  generator: nn.Module      # the generator contract (module docstring)
+  discriminator: nn.Module
+
+
+def _build(model_config, role: str, dtype) -> nn.Module:
+  name = model_config[role]
+  if name not in REGISTRY:
+    raise ValueError(f'model.{role}={name!r} is not a registered network; '
+                     f'choose one of {sorted(REGISTRY)} (models.register).')
+  if name not in model_config:
+    raise ValueError(f'model.{role}={name!r} needs its sub-config '
+                     f'config.model.{name} (add it to configs/default.py).')
+  kwargs = {k: tuple(v) if isinstance(v, list) else v
+            for k, v in model_config[name].to_dict().items()}
+  fields = {f.name for f in dataclasses.fields(REGISTRY[name])}
+  unknown = sorted(set(kwargs) - fields)
+  if unknown:
+    raise ValueError(f'config.model.{name} has keys {unknown} that '
+                     f'{REGISTRY[name].__name__} does not take.')
+  try:
+    return REGISTRY[name](**kwargs, dtype=dtype)
+  except (TypeError, ValueError) as e:
+    raise ValueError(f'config.model.{name}: {e}') from None
 
 
 def create_networks(model_config) -> Networks:
-  """Builds the four networks from `config.model`."""
-  dtype = dtype_from_name(model_config.get('dtype', 'float32'))
-  enc = dict(channels=model_config.encoder_channels,
-             max_channels=model_config.max_channels,
-             num_down=model_config.num_down,
-             latent_channels=model_config.latent_channels, dtype=dtype)
-  return Networks(
-      prior=Encoder(**enc),
-      posterior=Encoder(**enc),
-      generator=Generator(
-          channels=model_config.base_channels,
-          max_channels=model_config.max_channels,
-          num_down=model_config.num_down,
-          dilations=tuple(model_config.dilations),
-          initial_fill=model_config.get('initial_fill', 'none'),
-          fill_iterations=model_config.get('fill_iterations', 100),
-          residual_gate=model_config.get('residual_gate', False),
-          dtype=dtype),
-      discriminator=Discriminator(
-          channels=model_config.disc_channels,
-          max_channels=model_config.max_channels,
-          num_layers=model_config.disc_layers, dtype=dtype))
+  """Builds `model_config.generator` and `.discriminator` by name."""
+  dtype = dtype_from_name(model_config.dtype)
+  return Networks(generator=_build(model_config, 'generator', dtype),
+                  discriminator=_build(model_config, 'discriminator', dtype))
 
 
-def downsampling_factor(model_config) -> int:
-  """H and W of every input must be multiples of this."""
-  return 2 ** max(model_config.num_down, model_config.disc_layers)
+def size_multiple(nets: Networks) -> int:
+  """H and W of every training image must be multiples of this."""
+  return max(nets.generator.size_multiple, nets.discriminator.size_multiple)
 
 
-def latent_shape(model_config, height: int, width: int, batch: int):
-  f = 2 ** model_config.num_down
-  return (batch, height // f, width // f, model_config.latent_channels)
-
-
-def init_params(rng, nets: Networks, model_config, image_size: int):
+def init_params(rng, nets: Networks, image_size: int):
   """Returns (g_params, d_params); g_params = {prior, posterior, generator}."""
-  k1, k2, k3, k4 = jax.random.split(rng, 4)
+  kg, kd = jax.random.split(rng)
   x = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
   m = jnp.zeros((1, image_size, image_size, 1), jnp.float32)
-  z = jnp.zeros(latent_shape(model_config, image_size, image_size, 1))
-  g_params = {
-      'prior': nets.prior.init(k1, x, m)['params'],
-      'posterior': nets.posterior.init(k2, x, m)['params'],
-      'generator': nets.generator.init(k3, x, m, z)['params'],
-  }
-  d_params = nets.discriminator.init(k4, x, m)['params']
+  g_params = nets.generator.init(kg, x, m)['params']
+  d_params = nets.discriminator.init(kd, x, m)['params']
   return g_params, d_params
-
-
-def complete(nets: Networks, g_params, image, mask, eps=None):
-  """Inpaints with the prior: z = mean (eps None) or mean + std * eps.
-
-  Args:
-    nets: from `create_networks`.
-    g_params: needs 'prior' and 'generator'.
-    image: [N, H, W, 3] in [-1, 1]; hole pixels are ignored.
-    mask: [N, H, W, 1], 1 = missing.
-    eps: optional standard-normal noise of the latent's shape.
-  Returns:
-    Raw generator output [N, H, W, 3] clipped to [-1, 1] (not composited).
-  """
-  masked = image * (1.0 - mask)
-  mean, logvar = nets.prior.apply({'params': g_params['prior']}, masked, mask)
-  z = mean if eps is None else mean + jnp.exp(0.5 * logvar) * eps
-  out = nets.generator.apply({'params': g_params['generator']},
-                             masked, mask, z)
-  return jnp.clip(out, -1.0, 1.0)

@@ -15,7 +15,7 @@ Randomness is keyed by (seed, step, global example index): the same global
 batch gives the same update on 1 or 8 devices, and a resumed run draws the
 same noise as an uninterrupted one.  A step whose loss or gradient is not
 finite keeps the old weights (faults.keep_if_finite).  The loop that drives
-the steps is train_loop.train_and_evaluate.
+the steps is train_loop.train.
 """
 import functools
 from typing import Any, Dict, Optional
@@ -44,20 +44,20 @@ class TrainState:
   rng: jax.Array           # base PRNG key; per-step keys are folded in.
 
 
+SCHEDULES = ('constant', 'cosine')  # optim.schedule (checked by validate)
+
+
 def make_optimizer(lr: float, optim_config, num_steps: int):
   """Adam (beta1 0.5 by default) with warmup, schedule and grad clipping."""
   warmup = int(optim_config.warmup_steps)
   # Warmup starts at lr / warmup so that the very first update is not zero.
-  if optim_config.schedule == 'constant':
-    schedule = (optax.warmup_constant_schedule(lr / warmup, lr, warmup)
-                if warmup > 0 else optax.constant_schedule(lr))
-  elif optim_config.schedule == 'cosine':
+  if optim_config.schedule == 'cosine':
     schedule = optax.warmup_cosine_decay_schedule(
         lr / max(warmup, 1), lr, warmup, max(num_steps, warmup + 1),
         end_value=0.0)
   else:
-    raise ValueError("optim.schedule must be 'constant' or 'cosine'; "
-                     f'got {optim_config.schedule!r}')
+    schedule = (optax.warmup_constant_schedule(lr / warmup, lr, warmup)
+                if warmup > 0 else optax.constant_schedule(lr))
   parts = []
   if optim_config.grad_clip and optim_config.grad_clip > 0:
     parts.append(optax.clip_by_global_norm(optim_config.grad_clip))
@@ -74,7 +74,7 @@ def create_train_state(config, rng):
   @jax.jit
   def init(rng):
     init_rng, state_rng = jax.random.split(rng)
-    g_params, d_params = models.init_params(init_rng, nets, config.model,
+    g_params, d_params = models.init_params(init_rng, nets,
                                             config.image_size)
     return TrainState(
         step=jnp.zeros((), jnp.int32), g_params=g_params, d_params=d_params,
@@ -105,114 +105,98 @@ def composite(output, image, mask):
   return output * mask + image * (1.0 - mask)
 
 
+def _apply(nets, g_params, method, *args, **kwargs):
+  return nets.generator.apply({'params': g_params}, *args, method=method,
+                              **kwargs)
+
+
 def encode_and_sample(nets, g_params, image, mask, key, axis_name):
-  """Runs both encoders and draws z_q ~ q(z|x), z_p ~ p(z|visible)."""
-  masked = image * (1.0 - mask)
-  mean_q, logvar_q = nets.posterior.apply(
-      {'params': g_params['posterior']}, image, mask)
-  mean_p, logvar_p = nets.prior.apply({'params': g_params['prior']},
-                                      masked, mask)
+  """Both encoders: z_q ~ q(z | image), z_p ~ p(z | visible), and stats."""
   kq, kp = jax.random.split(key)
-  batch, shape = mean_q.shape[0], mean_q.shape[1:]
-  z_q = mean_q + jnp.exp(0.5 * logvar_q) * _example_noise(kq, batch, shape,
-                                                          axis_name)
-  z_p = mean_p + jnp.exp(0.5 * logvar_p) * _example_noise(kp, batch, shape,
-                                                          axis_name)
-  return dict(masked=masked, mean_q=mean_q, logvar_q=logvar_q, mean_p=mean_p,
+  shape = nets.generator.latent_shape(image.shape[1], image.shape[2],
+                                      image.shape[0])
+  noise_q = _example_noise(kq, shape[0], shape[1:], axis_name)
+  noise_p = _example_noise(kp, shape[0], shape[1:], axis_name)
+  z_q, mean_q, logvar_q = _apply(nets, g_params, 'encode', image, mask,
+                                 noise_q, posterior=True)
+  z_p, mean_p, logvar_p = _apply(nets, g_params, 'encode', image, mask,
+                                 noise_p)
+  return dict(mean_q=mean_q, logvar_q=logvar_q, mean_p=mean_p,
               logvar_p=logvar_p, z_q=z_q, z_p=z_p)
 
 
-def _decode(nets, g_params, masked, mask, zs):
-  """One generator call on the latents `zs` stacked along the batch.
-
-  The images go in once: the generator takes k latents per image and runs
-  its context encoder once per image (models.Generator).
-  """
-  out = nets.generator.apply({'params': g_params['generator']}, masked, mask,
-                             jnp.concatenate(zs))
+def _decode(nets, g_params, image, mask, zs):
+  """One decode of the latents `zs` stacked along the batch -> a list."""
+  out = _apply(nets, g_params, 'decode', image, mask, jnp.concatenate(zs))
   return jnp.split(out, len(zs))
 
 
 def discriminator_losses(d_params, g_params, image, mask, key, *, nets,
                          loss_config, axis_name=AXIS):
-  """D's side of L_GAN on real vs composited fakes (+ R1); scalar + terms."""
+  """D's step losses on real vs composited fakes: (total, named terms)."""
   lat = jax.lax.stop_gradient(
       encode_and_sample(nets, g_params, image, mask, key, axis_name))
   zs = [lat['z_p']] + ([lat['z_q']] if loss_config.adv_on_recon else [])
   fakes = [composite(x, image, mask)
-           for x in _decode(nets, g_params, lat['masked'], mask, zs)]
+           for x in _decode(nets, g_params, image, mask, zs)]
   fakes = jax.lax.stop_gradient(jnp.concatenate(fakes))
 
   def logits_fn(x, m):
     return nets.discriminator.apply({'params': d_params}, x, m)[0]
 
-  real_logits = logits_fn(image, mask)
-  fake_logits = logits_fn(fakes, jnp.concatenate([mask] * len(zs)))
-  terms = {'d_adv': losses.discriminator_loss(real_logits, fake_logits,
-                                              loss_config.adv_kind)}
-  total = terms['d_adv']
-  if loss_config.r1_weight > 0:
-    terms['r1'] = losses.r1_penalty(lambda x: logits_fn(x, mask), image)
-    total = total + loss_config.r1_weight * terms['r1']
-  terms['d_real_logit'] = jnp.mean(real_logits)
-  terms['d_fake_logit'] = jnp.mean(fake_logits)
+  forward = dict(image=image, mask=mask, real_logits=logits_fn(image, mask),
+                 fake_logits=logits_fn(fakes,
+                                       jnp.concatenate([mask] * len(zs))),
+                 logits_fn=lambda x: logits_fn(x, mask))
+  total, terms = losses.weighted_terms(losses.DISCRIMINATOR_TERMS, forward,
+                                       loss_config)
+  terms['d_real_logit'] = jnp.mean(forward['real_logits'])
+  terms['d_fake_logit'] = jnp.mean(forward['fake_logits'])
   return total, terms
+
+
+def generator_forward(g_params, d_params, image, mask, key, *, nets,
+                      loss_config, axis_name=AXIS):
+  """Everything the generator-step terms read (losses.generator_term).
+
+  x_rec = G(z_q) is the reconstructive path (pixel, KL, Dis_l losses);
+  x_p = G(stop_gradient(z_p)) is the generative path (adversarial, plus L1
+  terms): the encoders receive no GAN gradient.
+  """
+  lat = encode_and_sample(nets, g_params, image, mask, key, axis_name)
+  zs = [lat['z_q'], jax.lax.stop_gradient(lat['z_p'])]
+  if loss_config.adv_on_recon:
+    zs.append(jax.lax.stop_gradient(lat['z_q']))
+  outs = _decode(nets, g_params, image, mask, zs)
+
+  def disc(x):
+    k = x.shape[0] // mask.shape[0]
+    return nets.discriminator.apply({'params': d_params}, x,
+                                    jnp.concatenate([mask] * k))
+
+  _, real_feats = disc(image)
+  logits, feats = disc(jnp.concatenate([composite(x, image, mask)
+                                        for x in outs]))
+  n = image.shape[0]
+  return dict(lat, image=image, mask=mask, x_rec=outs[0], x_p=outs[1],
+              rec_feats=[f[:n] for f in feats],
+              real_feats=jax.lax.stop_gradient(real_feats),
+              fake_logits=logits[n:])
 
 
 def generator_losses(g_params, d_params, image, mask, key, *, nets,
                      loss_config, axis_name=AXIS):
-  """Encoder + generator losses; returns (total, named terms).
-
-  x_rec = G(z_q) is the reconstructive path (pixel, KL, Dis_l losses);
-  x_p = G(stop_gradient(z_p)) is the generative path (adversarial, plus L1 on
-  visible pixels only): the encoders receive no GAN gradient.
-  """
-  lc = loss_config
-  lat = encode_and_sample(nets, g_params, image, mask, key, axis_name)
-  zs = [lat['z_q'], jax.lax.stop_gradient(lat['z_p'])]
-  if lc.adv_on_recon:
-    zs.append(jax.lax.stop_gradient(lat['z_q']))
-  outs = _decode(nets, g_params, lat['masked'], mask, zs)
-  x_rec, x_p = outs[0], outs[1]
-
-  def disc(x):
-    return nets.discriminator.apply({'params': d_params}, x,
-                                    jnp.concatenate([mask] * (x.shape[0] //
-                                                              mask.shape[0])))
-
-  _, real_feats = disc(image)
-  real_feats = jax.lax.stop_gradient(real_feats)
-  adv_fakes = [composite(x, image, mask) for x in outs[1:]]
-  logits, feats = disc(jnp.concatenate([composite(x_rec, image, mask)]
-                                       + adv_fakes))
-  n = image.shape[0]
-  rec_feats = [f[:n] for f in feats]
-  fake_logits = logits[n:]
-
-  terms = {
-      'recon': losses.reconstruction_loss(
-          x_rec, image, mask, hole_weight=lc.hole_weight,
-          valid_weight=lc.valid_weight, kind=lc.recon_kind),
-      'kl': losses.kl_divergence(lat['mean_q'], lat['logvar_q'],
-                                 lat['mean_p'], lat['logvar_p']),
-      'feature': losses.feature_matching_loss(rec_feats, real_feats),
-      'g_adv': losses.generator_adversarial_loss(fake_logits, lc.adv_kind),
-      'prior_valid': losses.masked_l1(x_p, image, 1.0 - mask),
-      'prior_hole': losses.masked_l1(x_p, image, mask),
-  }
-  kl_loss = losses.kl_divergence(lat['mean_q'], lat['logvar_q'],
-                                 lat['mean_p'], lat['logvar_p'],
-                                 free_bits=lc.get('kl_free_bits', 0.0))
-  total = (terms['recon'] + lc.kl_weight * kl_loss
-           + lc.feature_weight * terms['feature']
-           + lc.adv_weight * terms['g_adv']
-           + lc.prior_valid_weight * terms['prior_valid']
-           + lc.get('prior_hole_weight', 0.0) * terms['prior_hole'])
-  # Diagnostics (no gradient): hole L1 of the reconstruction in [0, 1] units.
-  terms['hole_l1'] = jax.lax.stop_gradient(
-      0.5 * losses.masked_l1(x_rec, image, mask))
-  terms['hole_l1_prior'] = jax.lax.stop_gradient(
-      0.5 * losses.masked_l1(x_p, image, mask))
+  """Encoder + generator losses: (total, named terms and diagnostics)."""
+  forward = generator_forward(g_params, d_params, image, mask, key, nets=nets,
+                              loss_config=loss_config, axis_name=axis_name)
+  total, terms = losses.weighted_terms(losses.GENERATOR_TERMS, forward,
+                                       loss_config)
+  # Diagnostics (no gradient); hole L1 in [0, 1] units.
+  f = jax.lax.stop_gradient(forward)
+  terms['kl_raw'] = losses.kl_divergence(f['mean_q'], f['logvar_q'],
+                                         f['mean_p'], f['logvar_p'])
+  terms['hole_l1'] = 0.5 * losses.masked_l1(f['x_rec'], image, mask)
+  terms['hole_l1_prior'] = 0.5 * losses.masked_l1(f['x_p'], image, mask)
   return total, terms
 
 
@@ -290,7 +274,7 @@ def make_pmapped_steps(config, nets, g_tx, d_tx):
 def sample_images(nets, params, batch, eps=None) -> Dict[str, jax.Array]:
   """Inpaints `batch` (images in [0, 1]) with the prior mean; for grids."""
   image, mask = _to_model_range(batch)
-  out = models.complete(nets, params, image, mask, eps)
+  out = _apply(nets, params, 'complete', image, mask, eps)
   done = composite(out, image, mask)
   return {'masked': (image * (1 - mask) + mask * 1.0 + 1) / 2,
           'output': (done + 1) / 2, 'truth': (image + 1) / 2}

@@ -1,6 +1,6 @@
-"""The training loop: resume, train, log, sample, checkpoint.
+"""The training loop: resume (or fine-tune), train, log, sample, checkpoint.
 
-  train_and_evaluate(config, workdir)
+  train(config, workdir)
 
 Faults (docs/reliability.md): a non-finite update is skipped and counted
 and too many in a row stop the run; SIGTERM / SIGINT write a checkpoint of
@@ -23,9 +23,9 @@ import jax
 from vaegan_jax import checkpoint
 from vaegan_jax import config_lib
 from vaegan_jax import distributed
-from vaegan_jax import faults
-from vaegan_jax import images
 from vaegan_jax import eval_data
+from vaegan_jax import faults
+from vaegan_jax import image_io
 from vaegan_jax import input_pipeline
 from vaegan_jax import train_lib
 
@@ -35,20 +35,60 @@ from vaegan_jax import train_lib
 STOP_SYNC_EVERY = 10
 
 
+def itstime(step: int, every: int, total: int) -> bool:
+  """True every `every` steps and at the last step."""
+  return step % every == 0 or step == total
+
+
 def _format_eta(seconds: float) -> str:
   seconds = int(max(seconds, 0))
   return f'{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}'
 
 
-def _print_progress(done: int, total: int, steps_per_sec: float, scalars):
-  eta = (total - done) / max(steps_per_sec, 1e-9)
-  skipped = (f" | {scalars['nonfinite_skips']:.0f} skipped"
-             if scalars['nonfinite_skips'] else '')
-  print(f'step {done}/{total} ({100 * done / total:.0f}%) | '
-        f'{steps_per_sec:.2f} steps/s | ETA {_format_eta(eta)} | '
-        f"d_adv {scalars['d_adv']:.3f} g_adv {scalars['g_adv']:.3f} "
-        f"recon {scalars['recon']:.3f} kl {scalars['kl']:.3f} "
-        f"hole_l1 {scalars['hole_l1']:.4f}{skipped}", flush=True)
+def _print_progress(done: int, total: int, scalars) -> None:
+  """One line: progress, speed, ETA, then every metric the steps returned."""
+  speed = scalars['steps_per_sec']
+  eta = (total - done) / max(speed, 1e-9)
+  shown = ' '.join(f'{k} {v:.4g}' for k, v in sorted(scalars.items())
+                   if k not in ('steps_per_sec', 'images_per_sec'))
+  print(f'step {done}/{total} ({100 * done / total:.0f}%) | {speed:.2f} '
+        f'steps/s | ETA {_format_eta(eta)} | {shown}', flush=True)
+
+
+def init_from(state: train_lib.TrainState, source: str):
+  """`state` with the weights of `source`, a workdir or an exported model.
+
+  Takes G's weights (prior, posterior, generator) and their EMA, and D's
+  weights when `source` has them; an export has only the EMA prior and
+  generator, so those start both the weights and the EMA, the posterior
+  starts as a copy of the prior (the same network) and D starts fresh.  The
+  step, optimizer states and RNG stay as in `state` (fresh).
+
+  Raises:
+    ValueError: `source`'s weights do not fit this config's networks.
+  """
+  raw, step = checkpoint.restore_raw(source)
+  ema = raw.get('ema_params') or raw.get('g_params')
+  g_params = dict(raw.get('g_params') or ema)
+  notes = []
+  if 'posterior' not in g_params:
+    g_params['posterior'] = g_params['prior']
+    notes.append('the posterior starts as a copy of the prior')
+  ema = dict(ema, posterior=ema.get('posterior', g_params['posterior']))
+  checkpoint.check_shapes(source, g_params, state.g_params)
+  checkpoint.check_shapes(source, ema, state.ema_params)
+  d_params = raw.get('d_params')
+  if d_params is None:
+    d_params = state.d_params
+    notes.append('it has no discriminator, so D starts fresh')
+  checkpoint.check_shapes(source, d_params, state.d_params)
+  print(f'Starting from the weights of {source} (step {step})'
+        + ''.join(f'; {n}' for n in notes) + '.', flush=True)
+  as_state = lambda tree, like: jax.tree_util.tree_map(  # pylint: disable=unnecessary-lambda-assignment
+      lambda x, y: jax.numpy.asarray(x, y.dtype), tree, like)
+  return state.replace(g_params=as_state(g_params, state.g_params),
+                       ema_params=as_state(ema, state.ema_params),
+                       d_params=as_state(d_params, state.d_params))
 
 
 def _count_skips(skips: faults.SkipCounter, step: int, d_skipped, g_skipped):
@@ -61,22 +101,26 @@ def _count_skips(skips: faults.SkipCounter, step: int, d_skipped, g_skipped):
 
 def _write_samples(writer, workdir, step, sample_fn, params, sample_batch):
   out = jax.device_get(sample_fn(params, sample_batch))
-  grid = images.make_grid([out['masked'], out['output'], out['truth']])
+  grid = image_io.make_grid([out['masked'], out['output'], out['truth']])
   writer.write_images(step, {'samples/masked|output|truth': grid[None]})
   sample_dir = epath.Path(workdir) / 'samples'
   sample_dir.mkdir(parents=True, exist_ok=True)
-  images.save_png(sample_dir / f'step_{step:07d}.png', grid)
-  images.save_png(sample_dir / 'latest.png', grid)
+  image_io.save_png(sample_dir / f'step_{step:07d}.png', grid)
+  image_io.save_png(sample_dir / 'latest.png', grid)
 
 
-def train_and_evaluate(config, workdir: str) -> train_lib.TrainState:
+def train(config, workdir: str) -> train_lib.TrainState:
   """Trains (resuming from the latest checkpoint in `workdir`) to num_steps.
+
+  A run without a checkpoint yet starts from config.init_from's weights
+  when set (fine-tuning); a restarted fine-tune resumes its own checkpoint.
 
   Writes TensorBoard scalars (every loss term, steps/s), an image grid
   (masked | output | truth) and orbax checkpoints under `workdir`; prints a
   progress line with steps/s and ETA.  Returns the final unreplicated state.
 
   Raises:
+    config_lib.ConfigError: an unusable config (before anything compiles).
     Interrupted: after SIGTERM / SIGINT, once the current step is saved.
     faults.NonFiniteError: after config.max_nonfinite_skips skipped updates
       in a row (no checkpoint holds a NaN).
@@ -93,6 +137,8 @@ def train_and_evaluate(config, workdir: str) -> train_lib.TrainState:
       config, jax.random.PRNGKey(config.seed))
   manager = checkpoint.create_manager(workdir, config.keep_checkpoints)
   state, start_step = checkpoint.restore_latest(manager, state)
+  if start_step == 0 and config.init_from:
+    state = init_from(state, config.init_from)
   writer = metric_writers.create_default_writer(workdir,
                                                 just_logging=not is_chief)
   if start_step >= config.num_steps:
@@ -130,7 +176,7 @@ def train_and_evaluate(config, workdir: str) -> train_lib.TrainState:
       if pending:
         _count_skips(skips, *pending)
       pending = (done, d_metrics['d_skipped'], g_metrics['g_skipped'])
-      if done % config.log_every == 0 or done == config.num_steps:
+      if itstime(done, config.log_every, config.num_steps):
         _count_skips(skips, *pending)
         pending = None
         metrics = jax.device_get(flax.jax_utils.unreplicate(
@@ -144,18 +190,17 @@ def train_and_evaluate(config, workdir: str) -> train_lib.TrainState:
         scalars['nonfinite_skips'] = skips.total
         writer.write_scalars(done, scalars)
         if is_chief:
-          _print_progress(done, config.num_steps, steps_per_sec, scalars)
-      if is_chief and (done % config.image_every == 0
-                       or done == config.num_steps):
+          _print_progress(done, config.num_steps, scalars)
+      if is_chief and itstime(done, config.image_every, config.num_steps):
         ema = flax.jax_utils.unreplicate(p_state.ema_params)
         _write_samples(writer, workdir, done, sample_fn, ema, sample_batch)
-      saved = done % config.checkpoint_every == 0 or done == config.num_steps
+      saved = itstime(done, config.checkpoint_every, config.num_steps)
       if saved:
         checkpoint.save(manager, flax.jax_utils.unreplicate(p_state))
       signum = stop.signum
       if multi_process:
         # Every process must stop (and save) at the same step.
-        agreed = ((done % STOP_SYNC_EVERY == 0 or saved)
+        agreed = ((itstime(done, STOP_SYNC_EVERY, config.num_steps) or saved)
                   and distributed.any_process(signum is not None))
         signum = (signum or signal.SIGTERM) if agreed else None
       if signum is not None:
