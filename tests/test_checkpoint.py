@@ -200,3 +200,4 @@ def test_remote_workdirs_are_kept_as_urls():
   assert not checkpoint.is_remote('workdirs/a')
   assert checkpoint._abs('gs://bucket/runs/a') == 'gs://bucket/runs/a'  # pylint: disable=protected-access
   assert os.path.isabs(checkpoint._abs('workdirs/a'))  # pylint: disable=protected-access
+

@@ -33,6 +33,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from vaegan_jax import config_upgrade
 from vaegan_jax import distributed
 
 FORMAT_VERSION = 1
@@ -358,48 +359,6 @@ def read_config(workdir: str) -> ml_collections.ConfigDict:
     raise ValueError(
         f'workdir={workdir!r} was written with checkpoint format '
         f'{version!r}; this vaegan_jax reads format {FORMAT_VERSION}.')
-  return ml_collections.ConfigDict(upgrade_config(payload['config']))
+  return ml_collections.ConfigDict(
+      config_upgrade.upgrade(payload['config']))
 
-
-# Values that configs written before a key existed were trained with.
-_LEGACY = {'model': {'dtype': 'float32', 'initial_fill': 'none',
-                     'fill_iterations': 100, 'residual_gate': False},
-           'loss': {'kl_free_bits': 0.0, 'prior_hole_weight': 0.0},
-           'data': {'grayscale_prob': 0.0, 'channel_permute_prob': 0.0,
-                    'tfds_download': False}}
-
-
-def upgrade_config(config: dict) -> dict:
-  """An older config.json's dict in today's layout (configs/default.py).
-
-  The one place that knows old layouts: flat model keys become
-  model.generator='vaegan' with model.vaegan, and model.discriminator='patch'
-  with model.patch; loss.<term>_weight become loss.weights.<term>; keys that
-  did not exist yet get the values those runs used.
-  """
-  config = json.loads(json.dumps(config))  # A deep copy.
-  model = config.get('model', {})
-  if 'generator' not in model and 'num_down' in model:
-    for section, values in _LEGACY.items():
-      for key, value in values.items():
-        config.setdefault(section, {}).setdefault(key, value)
-    pick = lambda *keys: {k: model[k] for k in keys}  # pylint: disable=unnecessary-lambda-assignment
-    config['model'] = {
-        'generator': 'vaegan', 'discriminator': 'patch',
-        'dtype': model['dtype'],
-        'vaegan': pick('base_channels', 'encoder_channels', 'max_channels',
-                       'num_down', 'latent_channels', 'dilations',
-                       'initial_fill', 'fill_iterations', 'residual_gate'),
-        'patch': {'channels': model['disc_channels'],
-                  'max_channels': model['max_channels'],
-                  'num_layers': model['disc_layers']}}
-  loss = config.get('loss', {})
-  if 'weights' not in loss and 'kl_weight' in loss:
-    weights = {'recon': 1.0, 'd_adv': 1.0}
-    for old, new in (('kl', 'kl'), ('feature', 'feature'), ('adv', 'g_adv'),
-                     ('prior_valid', 'prior_valid'),
-                     ('prior_hole', 'prior_hole'), ('r1', 'r1')):
-      weights[new] = loss.pop(f'{old}_weight')
-    loss['weights'] = weights
-  config.setdefault('init_from', '')
-  return config

@@ -67,7 +67,7 @@ def check_image(image) -> Tuple[np.ndarray, bool]:
     lo, hi = float(x.min(initial=0.0)), float(x.max(initial=0.0))
     if lo < 0.0 or hi > 1.0:
       raise ValueError(
-          f'image: float values in [{lo:g}, {hi:g}]; expected [0, 1] (divide '
+          f'image: float values in [{lo!r}, {hi!r}]; expected [0, 1] (divide '
           '0..255 data by 255, or np.clip(image, 0, 1)).')
   single = x.ndim == 3
   return (x[None] if single else x), single

@@ -1,0 +1,45 @@
+"""config_upgrade: older config.json files load in today's layout."""
+import json
+import os
+
+from configs import default
+from vaegan_jax import checkpoint
+from vaegan_jax import config_lib
+from vaegan_jax import config_upgrade
+from vaegan_jax import inference
+
+
+def test_old_config_json_is_upgraded_when_read(tmp_path):
+  # The shipped model's config.json predates networks by name.
+  shipped = os.path.join(inference.PRETRAINED_DIR, inference.DEFAULT_MODEL)
+  with open(os.path.join(shipped, checkpoint.CONFIG_FILE)) as f:
+    old = json.load(f)['config']
+  assert 'num_down' in old['model'] and 'kl_weight' in old['loss']
+  config = checkpoint.read_config(shipped)
+  config_lib.check_keys(config, default.get_config())
+  assert config.model.generator == 'vaegan'
+  assert config.model.vaegan.num_down == old['model']['num_down']
+  assert config.model.patch.num_layers == old['model']['disc_layers']
+  assert config.loss.weights.kl == old['loss']['kl_weight']
+  assert config.loss.weights.g_adv == old['loss']['adv_weight']
+  assert config.loss.weights.prior_hole == old['loss']['prior_hole_weight']
+  # Older still: keys that did not exist yet get the values used then.
+  for section, key in [('model', 'initial_fill'), ('model', 'residual_gate'),
+                       ('loss', 'kl_free_bits'), ('loss', 'prior_hole_weight'),
+                       ('data', 'grayscale_prob'), ('model', 'dtype')]:
+    del old[section][key]
+  workdir = tmp_path / 'old'
+  workdir.mkdir()
+  (workdir / checkpoint.CONFIG_FILE).write_text(json.dumps(
+      {'format_version': checkpoint.FORMAT_VERSION, 'config': old}))
+  config = checkpoint.read_config(str(workdir))
+  config_lib.check_keys(config, default.get_config())
+  assert config.model.vaegan.initial_fill == 'none'
+  assert config.model.vaegan.residual_gate is False
+  assert config.model.dtype == 'float32'
+  assert config.loss.kl_free_bits == 0 and config.loss.weights.prior_hole == 0
+  assert config.data.grayscale_prob == 0
+  # Today's layout passes through unchanged.
+  new = default.get_config()
+  assert config_upgrade.upgrade(json.loads(new.to_json())) == json.loads(
+      new.to_json())

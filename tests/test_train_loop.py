@@ -1,0 +1,91 @@
+"""train_loop: fine-tuning from an exported model (init_from), then resume."""
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from configs import default
+from configs import test as test_config
+from vaegan_jax import checkpoint
+from vaegan_jax import image_io
+from vaegan_jax import inference
+from vaegan_jax import input_pipeline
+from vaegan_jax import train_lib
+from vaegan_jax import train_loop
+
+SHIPPED = os.path.join(inference.PRETRAINED_DIR, inference.DEFAULT_MODEL)
+SIZE = 32
+
+
+def _config(folder, num_steps):
+  config = test_config.get_config()
+  config.model = default.get_config().model  # The shipped architecture.
+  config.image_size = SIZE
+  config.data.source, config.data.folder = 'folder', str(folder)
+  # Whole photos, no colour changes: the same few images every step.
+  config.data.min_crop_scale = 1.0
+  config.data.grayscale_prob = config.data.channel_permute_prob = 0.0
+  config.optim.g_lr = 1e-3
+  config.init_from = SHIPPED
+  config.num_steps = num_steps
+  config.log_every = config.checkpoint_every = config.image_every = 20
+  return config
+
+
+def _photos(folder, n=4):
+  folder.mkdir()
+  photos = input_pipeline.load_embedded_images('train')[:n]
+  for i, photo in enumerate(photos):
+    image_io.save_png(str(folder / f'{i}.png'), photo[:96, :96])
+  crops = np.clip(np.stack([np.asarray(jax.image.resize(
+      p[:96, :96].astype(np.float32) / 255, (SIZE, SIZE, 3), 'linear'))
+                            for p in photos]), 0, 1)
+  mask = np.zeros((SIZE, SIZE), bool)
+  mask[8:20, 10:24] = True
+  return crops, mask
+
+
+def _hole_l1(params, crops, mask):
+  out = inference.inpaint(params, crops, mask)
+  return float(np.abs(out - crops)[:, mask].mean())
+
+
+def test_fine_tune_from_the_shipped_model(tmp_path, capsys):
+  crops, mask = _photos(tmp_path / 'photos')
+  config = _config(tmp_path / 'photos', num_steps=40)
+  # At step 0 the weights are the source's; the optimizers start fresh.
+  _, _, _, fresh = train_lib.create_train_state(config, jax.random.PRNGKey(0))
+  start = train_loop.init_from(fresh, SHIPPED)
+  raw, _ = checkpoint.restore_raw(SHIPPED)
+  for part in ('prior', 'generator'):
+    for tree in (start.g_params, start.ema_params):
+      jax.tree_util.tree_map(np.testing.assert_array_equal, tree[part],
+                             raw['ema_params'][part])
+  jax.tree_util.tree_map(np.testing.assert_array_equal,
+                         start.g_params['posterior'], start.g_params['prior'])
+  jax.tree_util.tree_map(np.testing.assert_array_equal, start.d_params,
+                         fresh.d_params)
+  assert 'D starts fresh' in capsys.readouterr().out
+
+  workdir = str(tmp_path / 'fine')
+  train_loop.train(config, workdir)
+  out = capsys.readouterr().out
+  assert f'Starting from the weights of {SHIPPED}' in out
+  before = _hole_l1(inference.load_params(SHIPPED), crops, mask)
+  after = _hole_l1(inference.load_params(workdir), crops, mask)
+  assert after < 0.9 * before, (before, after)
+
+  # A restart resumes the fine-tune; it does not start from SHIPPED again.
+  config = _config(tmp_path / 'photos', num_steps=60)
+  train_loop.train(config, workdir)
+  out = capsys.readouterr().out
+  assert 'Resuming from step 40' in out and 'Starting from' not in out
+  assert inference.load_params(workdir).step == 60
+
+
+def test_init_from_refuses_another_architecture(tmp_path):
+  config = test_config.get_config()  # Narrower than the shipped model.
+  _, _, _, fresh = train_lib.create_train_state(config, jax.random.PRNGKey(0))
+  with pytest.raises(ValueError, match='has shape .* but the model needs'):
+    train_loop.init_from(fresh, SHIPPED)
