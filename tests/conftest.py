@@ -16,3 +16,12 @@ os.environ.setdefault(
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
+
+
+def pytest_collection_modifyitems(items):
+  """Runs the tests marked heavy first (longest-first scheduling).
+
+  With `-n 2` a heavy test that starts last leaves the other worker idle
+  until it ends; started first, the short tests fill the gaps.
+  """
+  items.sort(key=lambda item: item.get_closest_marker('heavy') is None)

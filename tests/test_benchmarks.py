@@ -21,6 +21,7 @@ CASES = [
 ]
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize('name,flags,keys', CASES,
                          ids=[c[0] + ('_baseline' if c[1][:1] == ['--baseline']
                                       else '') for c in CASES])
@@ -62,6 +63,7 @@ def test_smoke(name, flags, keys, tmp_path):
     assert sweep['compiles'] <= len(sweep['padded_shapes'])
 
 
+@pytest.mark.heavy
 def test_texture_cost_oracle(tmp_path):
   out = tmp_path / 'texture_cost.json'
   proc = subprocess.run(

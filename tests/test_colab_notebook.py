@@ -11,6 +11,7 @@ import re
 
 import jax
 import numpy as np
+import pytest
 import tensorflow_datasets as tfds
 
 from tests.conftest import ROOT
@@ -40,6 +41,7 @@ def test_notebook_has_every_step_a_user_needs():
   assert len(tagged) == 1
 
 
+@pytest.mark.heavy
 def test_notebook_runs_shrunk(tmp_path):
   workdir = str(tmp_path / 'workdir')
   os.makedirs(workdir)

@@ -98,6 +98,12 @@ def test_validate_says_how_to_fix(changes, devices, expected):
   assert expected in msg, msg
 
 
+def test_batch_must_split_over_every_process():
+  msg = _error(config_lib.validate, _config(batch_size=8),
+               num_local_devices=2, process_count=3)
+  assert 'multiple of the 6 devices' in msg, msg
+
+
 def test_training_validates_before_compiling(tmp_path, monkeypatch):
   def compile_state(*args, **kwargs):
     raise AssertionError('compiled before validating')

@@ -223,13 +223,15 @@ def test_load_params_bad_directories(tmp_path, state):
 
   write(dict(payload, format_version=0))
   _raises('format 0', inference.load_params, good)
+  model = payload['config']['model']
   write(dict(payload, config={**payload['config'], 'model': dict(
-      payload['config']['model'], base_channels=12)}))
+      model, vaegan=dict(model['vaegan'], base_channels=12))}))
   msg = _raises('incompatible version', inference.load_params, good)
   assert 'shape' in msg and 'generator' in msg
-  model = dict(payload['config']['model'])
-  del model['num_down']
-  write(dict(payload, config={**payload['config'], 'model': model}))
+  vaegan = dict(model['vaegan'])
+  del vaegan['num_down']
+  write(dict(payload, config={**payload['config'], 'model': dict(
+      model, vaegan=vaegan)}))
   _raises('incompatible version', inference.load_params, good)
   with open(config_path, 'w') as f:
     f.write('{"format_version": 1, "conf')

@@ -295,17 +295,6 @@ def test_tfds_source(tmp_path, no_network):
                                    'test[0]/m1']
 
 
-def test_bad_batch_size_and_source():
-  for kwargs in ({'num_local_devices': 3},
-                 {'num_local_devices': 2, 'process_count': 3},
-                 {'num_local_devices': 16}):
-    with pytest.raises(ValueError, match='batch_size'):
-      input_pipeline.create_train_iterator(_config(), **kwargs)
-  with pytest.raises(ValueError, match="'embedded', 'folder', 'tfds'"):
-    input_pipeline.create_train_iterator(_config(source='imagenet'),
-                                         num_local_devices=1)
-
-
 def test_colour_augmentation():
   def batch(**data):
     config = _config(**data)

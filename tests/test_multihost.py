@@ -15,6 +15,7 @@ import time
 
 import jax
 import numpy as np
+import pytest
 
 from configs import test as test_config
 from tests.conftest import ROOT
@@ -71,6 +72,7 @@ def _train(workdir, num_steps):
   return train_loop.train(config, workdir)
 
 
+@pytest.mark.heavy
 def test_two_processes_match_one_process(tmp_path):
   assert jax.device_count() == 8
   single, multi = str(tmp_path / 'single'), str(tmp_path / 'multi')
@@ -142,6 +144,7 @@ def _wait_for(log, text, procs, deadline):
   raise TimeoutError(f'{text!r} not seen')
 
 
+@pytest.mark.heavy
 def test_a_signal_to_one_process_stops_all_at_one_saved_step(tmp_path):
   workdir = str(tmp_path / 'run')
   port = _free_port()

@@ -36,6 +36,7 @@ def test_shipped_model_is_small_and_loads():
   np.testing.assert_array_equal(out[~mask], image[~mask])
 
 
+@pytest.mark.heavy
 def test_shipped_model_beats_the_mean_fill_at_20_40_percent(held_out):
   # The shipped model is the #11 baseline (docs/quality.md): retrained on the
   # embedded photos, it is a smooth fill (detail ~0.1) that meets none of

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from tests.conftest import ROOT
 
@@ -20,6 +21,7 @@ def _run(*args):
   return proc.stdout
 
 
+@pytest.mark.heavy
 def test_train_resume_inpaint_eval(tmp_path):
   workdir = str(tmp_path / 'run')
   out = _run('train.py', '--config', 'configs/test.py', '--workdir', workdir,

@@ -155,7 +155,9 @@ def train(config, workdir: str) -> train_lib.TrainState:
       config, num_local_devices=jax.local_device_count(),
       start_step=start_step, process_index=jax.process_index(),
       process_count=jax.process_count())
-  held_out = eval_data.load_eval_data(config, num_masks_per_image=1)
+  # The grid's 8 samples: the first view of the first held-out images.
+  held_out = eval_data.load_eval_data(config, num_masks_per_image=1,
+                                      views=eval_data.EVAL_VIEWS[:1])
   sample_batch = {k: held_out[k][:8] for k in ('image', 'mask')}
   sample_fn = jax.jit(functools.partial(train_lib.sample_images, nets))
   p_d_step, p_g_step = train_lib.make_pmapped_steps(config, nets, g_tx, d_tx)
