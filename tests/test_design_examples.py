@@ -1,6 +1,5 @@
 """docs/design.md's worked examples run as written: a new generator and a
 new loss term, each in one place, train and meet the contract."""
-import functools
 import os
 import re
 
@@ -11,6 +10,7 @@ import numpy as np
 
 from configs import test as test_config
 from tests.test_train_lib import _batch
+from tests.test_train_lib import _single_device_steps
 from vaegan_jax import config_lib
 from vaegan_jax import losses
 from vaegan_jax import models
@@ -59,12 +59,7 @@ def test_new_generator_and_loss_term_from_the_docs(monkeypatch):
       6, 16, 16, 3)
 
   # Two train steps: the new term is computed, logged and finite.
-  d = jax.jit(functools.partial(train_lib.d_step, nets=nets, d_tx=d_tx,
-                                loss_config=config.loss, axis_name=None))
-  g = jax.jit(functools.partial(train_lib.g_step, nets=nets, g_tx=g_tx,
-                                loss_config=config.loss,
-                                ema_decay=config.optim.ema_decay,
-                                axis_name=None))
+  d, g = _single_device_steps(config, nets, g_tx, d_tx)
   batch = _batch(config.batch_size, config.image_size)
   for _ in range(2):
     state, _ = d(state, batch)

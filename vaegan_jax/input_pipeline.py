@@ -144,14 +144,20 @@ def _augment_colour(image: tf.Tensor, g: tf.Tensor, config) -> tf.Tensor:
   return tf.where(u[2] < gray_p, gray, image)
 
 
+def _plain(fn):
+  """fn for tf.data as written: it uses tf.cond, so autograph would only add
+  seconds of source conversion to every pipeline's start."""
+  return tf.autograph.experimental.do_not_convert(fn)
+
+
 @functools.lru_cache(maxsize=8)
 def mask_fn(seed: int, size: int, masks_json: str):
   """int64 example indices [m] -> [m, size, size, 1] float32 masks, 1 = hole."""
   # Traced once per (seed, size, mask config) and reused across pipelines.
   masks_config = ml_collections.ConfigDict(json.loads(masks_json))
   return tf.function(
-      lambda g: masks.masks_for_indices(seed, g, size, size, masks_config)
-  ).get_concrete_function(tf.TensorSpec([None], tf.int64))
+      lambda g: masks.masks_for_indices(seed, g, size, size, masks_config),
+      autograph=False).get_concrete_function(tf.TensorSpec([None], tf.int64))
 
 
 def _with_index(image: tf.Tensor, g: tf.Tensor, config):
@@ -198,7 +204,7 @@ def _embedded_dataset(config, indices: tf.data.Dataset) -> tf.data.Dataset:
     image = tf.reshape(tf.slice(buffer, [start], [h * w * 3]), [h, w, 3])
     return _with_index(_train_image(image, g, config), g, config)
 
-  return indices.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
+  return indices.map(_plain(fn), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def _folder_dataset(config, indices: tf.data.Dataset, process_index: int,
@@ -233,7 +239,8 @@ def _folder_dataset(config, indices: tf.data.Dataset, process_index: int,
     return _with_index(image, g, config)
 
   # PIL vetted every file; a file TF still rejects should not end a long run.
-  return indices.map(fn, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors(
+  return indices.map(_plain(fn),
+                     num_parallel_calls=tf.data.AUTOTUNE).ignore_errors(
       log_warning=True)
 
 
@@ -273,7 +280,7 @@ def tfds_encoded_images(builder, split: str, *, shuffle_seed=None):
       split=split, shuffle_files=shuffle_seed is not None,
       read_config=tfds.ReadConfig(shuffle_seed=shuffle_seed),
       decoders={'image': tfds.decode.SkipDecoding()})
-  return ds.map(lambda ex: ex['image'])
+  return ds.map(_plain(lambda ex: ex['image']))
 
 
 def _tfds_dataset(config, indices, start_step, process_index, process_count):
@@ -290,7 +297,7 @@ def _tfds_dataset(config, indices, start_step, process_index, process_count):
     return _with_index(image, k_g[1], config)
 
   return tf.data.Dataset.zip(ds, indices).map(
-      fn, num_parallel_calls=tf.data.AUTOTUNE)
+      _plain(fn), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def create_train_iterator(config, *, num_local_devices: int,
@@ -307,9 +314,9 @@ def create_train_iterator(config, *, num_local_devices: int,
   per_device = config.batch_size // (process_count * num_local_devices)
   local_batch = per_device * num_local_devices
   # (k, g): this process's example count and the global example index.
-  indices = tf.data.Dataset.counter(start_step * local_batch).map(
+  indices = tf.data.Dataset.counter(start_step * local_batch).map(_plain(
       lambda k: (k, (k // local_batch) * config.batch_size
-                 + process_index * local_batch + k % local_batch))
+                 + process_index * local_batch + k % local_batch)))
   if config.data.source == 'embedded':
     ds = _embedded_dataset(config, indices)
   elif config.data.source == 'folder':
@@ -320,7 +327,7 @@ def create_train_iterator(config, *, num_local_devices: int,
   options = tf.data.Options()
   options.deterministic = True
   ds = ds.with_options(options).batch(local_batch, drop_remainder=True)
-  ds = ds.map(lambda b: _add_masks(b, config),
+  ds = ds.map(_plain(lambda b: _add_masks(b, config)),
               num_parallel_calls=tf.data.AUTOTUNE)
   ds = ds.prefetch(config.data.prefetch)
   return ({k: v.reshape((num_local_devices, per_device) + v.shape[1:])
