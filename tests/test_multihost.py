@@ -1,8 +1,9 @@
 """Two processes x 4 CPU devices (gloo over loopback) train like 1 x 8.
 
 Process 0 of a 2-process run resumes a checkpoint written by one process
-with 8 devices, trains on, and saves; the final state equals a single
-process that trained the same steps on the same global batches.
+with 8 devices and trains on; a SIGTERM to one process stops both at one
+saved step, whose state equals a single process that trained the same steps
+on the same global batches.
 """
 import glob
 import os
@@ -73,7 +74,10 @@ def _train(workdir, num_steps):
 
 
 @pytest.mark.heavy
-def test_two_processes_match_one_process(tmp_path):
+def test_two_processes_match_one_process_and_stop_together(tmp_path):
+  """One 2-process run checks both: it resumes a 1-process checkpoint, and a
+  SIGTERM to process 1 alone stops both at one agreed, saved step, whose
+  state equals a single process trained to that step."""
   assert jax.device_count() == 8
   single, multi = str(tmp_path / 'single'), str(tmp_path / 'multi')
   _train(single, 1)
@@ -82,28 +86,36 @@ def test_two_processes_match_one_process(tmp_path):
 
   port = _free_port()
   logs = [open(tmp_path / f'process_{i}.log', 'w+') for i in range(2)]
-  procs = [_launch(i, port, multi, 3, logs[i]) for i in range(2)]
+  extra = ['--config.log_every=1', '--config.checkpoint_every=1000',
+           '--config.image_every=1000']
+  procs = [_launch(i, port, multi, 1000, logs[i], extra) for i in range(2)]
   try:
-    # Meanwhile the single process trains the same steps 2 and 3.
-    _train(single, 3)
+    _wait_for(logs[0], 'step 3/1000', procs, time.time() + TIMEOUT_S)
+    procs[1].send_signal(signal.SIGTERM)  # Pre-emption of one host only.
     _wait_all(procs, time.time() + TIMEOUT_S)
   finally:
     _kill(procs)
   out = _read_and_close(logs)
   for i, proc in enumerate(procs):
-    assert proc.returncode == 0, f'process {i}:\n{out[i][-4000:]}'
-
+    assert proc.returncode == 128 + signal.SIGTERM, (
+        f'process {i}:\n{out[i][-4000:]}')
+  steps = sorted(int(s) for s in os.listdir(os.path.join(multi,
+                                                         'checkpoints')))
+  assert len(steps) == 2 and steps[0] == 1, steps  # The copied one + 1.
+  step = steps[1]
+  assert step % train_loop.STOP_SYNC_EVERY == 0 and 3 < step < 1000
+  assert f'wrote the checkpoint of step {step} and stopped' in out[0]
   assert 'process 0 of 2, 4 of 8 devices' in out[0]
-  assert 'Resuming from step 1' in out[0] and 'step 3/3' in out[0]
+  assert 'Resuming from step 1' in out[0] and f'step {step}/1000' in out[0]
   # Only process 0 reports and writes summaries.
-  assert 'step 3/3' not in out[1] and 'Resuming' not in out[1]
+  assert 'step 3/1000' not in out[1] and 'Resuming' not in out[1]
   events = set(glob.glob(os.path.join(multi, 'events.out.tfevents.*')))
   assert len(events - events_before) == 1
-  assert sorted(os.listdir(os.path.join(multi, 'checkpoints'))) == ['2', '3']
 
-  got, step = checkpoint.restore_raw(multi)
+  _train(single, step)
+  got, got_step = checkpoint.restore_raw(multi)
   want, want_step = checkpoint.restore_raw(single)
-  assert step == want_step == 3
+  assert got_step == want_step == step
   flat_got = jax.tree_util.tree_flatten_with_path(got)[0]
   flat_want = dict(jax.tree_util.tree_flatten_with_path(want)[0])
   assert len(flat_got) == len(flat_want)
@@ -142,28 +154,3 @@ def _wait_for(log, text, procs, deadline):
       return
     time.sleep(0.5)
   raise TimeoutError(f'{text!r} not seen')
-
-
-@pytest.mark.heavy
-def test_a_signal_to_one_process_stops_all_at_one_saved_step(tmp_path):
-  workdir = str(tmp_path / 'run')
-  port = _free_port()
-  logs = [open(tmp_path / f'process_{i}.log', 'w+') for i in range(2)]
-  extra = ['--config.log_every=1', '--config.checkpoint_every=1000',
-           '--config.image_every=1000']
-  procs = [_launch(i, port, workdir, 1000, logs[i], extra) for i in range(2)]
-  try:
-    _wait_for(logs[0], 'step 3/1000', procs, time.time() + TIMEOUT_S)
-    procs[1].send_signal(signal.SIGTERM)  # Pre-emption of one host only.
-    _wait_all(procs, time.time() + TIMEOUT_S)
-  finally:
-    _kill(procs)
-  out = _read_and_close(logs)
-  for i, proc in enumerate(procs):
-    assert proc.returncode == 128 + signal.SIGTERM, (
-        f'process {i}:\n{out[i][-4000:]}')
-  steps = os.listdir(os.path.join(workdir, 'checkpoints'))
-  assert len(steps) == 1, steps
-  step = int(steps[0])
-  assert step % train_loop.STOP_SYNC_EVERY == 0 and 3 < step < 1000
-  assert f'wrote the checkpoint of step {step} and stopped' in out[0]

@@ -63,13 +63,22 @@ def test_train_resume_inpaint_eval(tmp_path):
   np.testing.assert_array_equal(image_io.read_image(str(tmp_path / 'out.png')),
                                 filled)
 
-  out = _run('eval.py', '--workdir', workdir, '--num_masks_per_image=1',
+  # Any folder of photos instead of the held-out set (a few, to keep the
+  # test short; eval_data's tests cover the held-out set).
+  photos = tmp_path / 'photos'
+  photos.mkdir()
+  rng = np.random.default_rng(0)
+  for i, shape in enumerate([(40, 30, 3), (20, 50, 3)]):
+    image_io.save_png(str(photos / f'{i}.png'),
+                      rng.integers(0, 256, shape, dtype=np.uint8))
+  out = _run('eval.py', '--workdir', workdir, '--num_masks_per_image=2',
              '--baselines=biharmonic,mean,shiftmap,oracle', '--num_samples=2',
-             '--modes=16,32,photo', '--photo_max_side=48')
+             '--modes=16,32,photo', '--photo_max_side=48',
+             '--folder', str(photos))
   assert 'PSNR' in out and 'SWD' in out and 'diversity' in out
   assert 'target default SWD < every classical row' in out
   for tag in ('16px', '32px', 'photo'):
-    with open(os.path.join(workdir, 'eval', f'eval_{tag}.json')) as f:
+    with open(os.path.join(workdir, 'eval', f'eval_{tag}_folder.json')) as f:
       result = json.load(f)
     assert result['step'] == 4 and result['mode'] == tag
     assert set(result['results']) == {'vaegan', 'vaegan_mean8', 'biharmonic',
@@ -80,17 +89,12 @@ def test_train_resume_inpaint_eval(tmp_path):
     assert all(s > 0 for s in result['seconds_per_image'].values())
     assert {t['target'] for t in result['targets']} >= {
         'default SWD <= 1.25 x oracle', 'fidelity PSNR >= biharmonic + 0.5'}
-    assert os.path.isfile(os.path.join(workdir, 'eval', f'eval_{tag}.png'))
+    assert os.path.isfile(os.path.join(workdir, 'eval',
+                                       f'eval_{tag}_folder.png'))
   assert 'diversity' in json.load(open(os.path.join(workdir, 'eval',
-                                                    'eval_16px.json')))
+                                                    'eval_16px_folder.json')))
 
-  # Any folder of photos instead of the held-out set.
-  photos = tmp_path / 'photos'
-  photos.mkdir()
-  rng = np.random.default_rng(0)
-  for i, shape in enumerate([(40, 30, 3), (20, 50, 3)]):
-    image_io.save_png(str(photos / f'{i}.png'),
-                    rng.integers(0, 256, shape, dtype=np.uint8))
+  # The same in-process.
   from vaegan_jax import evaluate  # pylint: disable=g-import-not-at-top
   result = evaluate.run(workdir, folder=str(photos), num_masks_per_image=2,
                         num_samples=0, modes=[16, 'photo'])
