@@ -126,11 +126,12 @@ def test_bfloat16_params_stay_float32():
   config = _config()
   config.model.dtype = 'bfloat16'
   nets = models.create_networks(config.model)
-  g_params, _ = models.init_params(jax.random.PRNGKey(0), nets, 16)
+  g_params, _ = jax.jit(lambda k: models.init_params(k, nets, 16))(
+      jax.random.PRNGKey(0))
   assert {x.dtype for x in jax.tree_util.tree_leaves(g_params)} == {
       jnp.dtype('float32')}
-  out = _apply(nets, g_params, 'complete', jnp.zeros((1, 16, 16, 3)),
-               jnp.ones((1, 16, 16, 1)))
+  out = jax.jit(lambda p, x, m: _apply(nets, p, 'complete', x, m))(
+      g_params, jnp.zeros((1, 16, 16, 3)), jnp.ones((1, 16, 16, 1)))
   assert out.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(out)))
   with pytest.raises(ValueError, match='model.dtype'):
     models.dtype_from_name('float8')

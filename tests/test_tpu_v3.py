@@ -83,10 +83,13 @@ def test_tpu_v3_dry_run_on_8_devices(tpu_workdir):
   assert saved.model.dtype == 'bfloat16'
   assert saved.data.tfds_name == 'places365_small'
   assert os.path.exists(os.path.join(workdir, 'samples', 'latest.png'))
+  # In the same test: with the module fixture, a second test would train the
+  # workdir again on the other xdist worker.
+  _check_inpaints_on_1_device(workdir)
 
 
-def test_checkpoint_of_8_devices_inpaints_on_1_device(tpu_workdir):
-  workdir, _ = tpu_workdir
+def _check_inpaints_on_1_device(workdir):
+  """The checkpoint of 8 devices inpaints on 1 device, in a new process."""
   image, mask = _image_and_mask()
   here = inference.inpaint(inference.load_params(workdir), image, mask)
   code = f"""
