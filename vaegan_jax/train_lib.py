@@ -6,10 +6,11 @@ One training iteration is `d_step` then `g_step`, each a pure function
 
 Which loss updates which network (Larsen et al. 2016, §2 of DESIGN.md):
   encoders (prior, posterior) <- KL(q || p) + L_recon + L_llike^{Dis_l}
-  generator                   <- L_recon + L_llike^{Dis_l} + L_GAN + L_valid(x_p)
+  generator                   <- L_recon + L_llike^{Dis_l} + L_GAN + L1(x_p)
   discriminator               <- L_GAN (+ R1) only
 The prior sample z_p is stop-gradient'ed before G, so L_GAN never reaches an
-encoder; the G step never changes D's parameters.
+encoder; the G step never changes D's parameters.  Each step's loss is the
+weighted sum of the named terms in losses.py (config.loss.weights).
 
 Randomness is keyed by (seed, step, global example index): the same global
 batch gives the same update on 1 or 8 devices, and a resumed run draws the
