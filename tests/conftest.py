@@ -4,7 +4,18 @@ import sys
 import tempfile
 
 # Must happen before jax is imported anywhere.
-os.environ.setdefault('XLA_FLAGS', '--xla_force_host_platform_device_count=8')
+def xla_flags(num_devices: int) -> str:
+  """XLA_FLAGS for a test process with `num_devices` emulated CPU devices.
+
+  The tests compile many small programs and run each only a few times, so
+  LLVM's optimisation costs more than it saves: at level 0 the test config's
+  G + D steps compiled in 5.1 s instead of 9.0 s, and ran as fast.
+  """
+  return (f'--xla_force_host_platform_device_count={num_devices} '
+          '--xla_backend_optimization_level=0')
+
+
+os.environ.setdefault('XLA_FLAGS', xla_flags(8))
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 # Compiled train steps are shared by the in-process tests and the train.py /

@@ -19,6 +19,7 @@ CASES = [
     ('masks', [], ['median', 'rates']),
     ('inpaint', [], ['sizes', 'sweep']),
 ]
+from tests.conftest import xla_flags
 
 
 @pytest.mark.heavy
@@ -29,7 +30,7 @@ def test_smoke(name, flags, keys, tmp_path):
   out = tmp_path / f'{name}.json'
   env = dict(os.environ)
   # One device: the benchmarks time single-device steps.
-  env.pop('XLA_FLAGS', None)
+  env['XLA_FLAGS'] = xla_flags(1)
   proc = subprocess.run(
       [sys.executable, os.path.join(ROOT, 'benchmarks', f'{name}.py'),
        '--smoke', '--json', str(out), *flags],

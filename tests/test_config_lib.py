@@ -8,7 +8,7 @@ import pytest
 
 from configs import default
 from configs import test as test_config
-from tests.conftest import ROOT
+from tests.conftest import ROOT, xla_flags
 from vaegan_jax import config_lib
 from vaegan_jax import train_loop
 
@@ -115,7 +115,7 @@ def test_training_validates_before_compiling(tmp_path, monkeypatch):
 
 
 def test_train_py_rejects_bad_flags_before_training(tmp_path):
-  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2',
+  env = dict(os.environ, XLA_FLAGS=xla_flags(2),
              JAX_PLATFORMS='cpu')
   for args, expected in [
       (['--config.modle.vaegan.num_dwn=3'], "did you mean 'model.vaegan.num_down'"),

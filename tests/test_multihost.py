@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from configs import test as test_config
-from tests.conftest import ROOT
+from tests.conftest import ROOT, xla_flags
 from vaegan_jax import checkpoint
 from vaegan_jax import train_loop
 
@@ -36,7 +36,7 @@ def _launch(process_id: int, port: int, workdir: str, num_steps: int, log,
             extra=()):
   """Starts `train.py` as process `process_id` of 2 on 4 CPU devices."""
   env = dict(os.environ, JAX_PLATFORMS='cpu', TF_CPP_MIN_LOG_LEVEL='2',
-             XLA_FLAGS='--xla_force_host_platform_device_count=4')
+             XLA_FLAGS=xla_flags(4))
   cmd = [sys.executable, 'train.py', '--config', 'configs/test.py',
          '--workdir', workdir, f'--config.num_steps={num_steps}',
          f'--coordinator_address=127.0.0.1:{port}', '--num_processes=2',

@@ -17,7 +17,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from configs import tpu_v3
-from tests.conftest import ROOT
+from tests.conftest import ROOT, xla_flags
 from vaegan_jax import checkpoint
 from vaegan_jax import inference
 from vaegan_jax import train_loop
@@ -103,7 +103,7 @@ mask[8:24, 10:30] = True
 out = inference.inpaint(inference.load_params({workdir!r}), image, mask)
 np.save({os.path.join(workdir, 'one_device.npy')!r}, out)
 """
-  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=1',
+  env = dict(os.environ, XLA_FLAGS=xla_flags(1),
              JAX_PLATFORMS='cpu')
   proc = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=env,
                         capture_output=True, text=True, timeout=300)

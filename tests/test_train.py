@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, xla_flags
 
-ENV = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2',
+ENV = dict(os.environ, XLA_FLAGS=xla_flags(2),
            JAX_PLATFORMS='cpu', TF_CPP_MIN_LOG_LEVEL='2')
 
 

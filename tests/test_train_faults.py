@@ -14,7 +14,7 @@ import optax
 import pytest
 
 from configs import test as test_config
-from tests.conftest import ROOT
+from tests.conftest import ROOT, xla_flags
 from vaegan_jax import checkpoint
 from vaegan_jax import faults
 from vaegan_jax import train_lib
@@ -170,7 +170,7 @@ def test_unwritable_workdir_fails_before_compiling(tmp_path, monkeypatch):
 
 # --- Whole runs in subprocesses: real signals, real kills. -----------------
 
-_ENV = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2',
+_ENV = dict(os.environ, XLA_FLAGS=xla_flags(2),
             JAX_PLATFORMS='cpu', TF_CPP_MIN_LOG_LEVEL='2')
 _STEPS = 12  # Every one must repeat the reference run's losses exactly.
 _TIMING = ('steps_per_sec', 'images_per_sec')
