@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from tests.conftest import xla_flags
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # (script, extra flags, keys the results must hold)
@@ -19,7 +21,6 @@ CASES = [
     ('masks', [], ['median', 'rates']),
     ('inpaint', [], ['sizes', 'sweep']),
 ]
-from tests.conftest import xla_flags
 
 
 @pytest.mark.heavy
