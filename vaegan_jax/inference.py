@@ -12,6 +12,7 @@ shipped model pretrained/vaegan64):
 import argparse
 import collections
 import dataclasses
+import functools
 import json
 import os
 from typing import Any, Optional, Tuple
@@ -41,8 +42,9 @@ class InpaintParams:
   step: int
   source: str = ''
 
-  @property
+  @functools.cached_property
   def networks(self) -> models.Networks:
+    # Built once per InpaintParams, not on every inpaint call.
     return models.create_networks(self.model_config)
 
   @property
