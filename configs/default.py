@@ -43,7 +43,7 @@ def get_config():
   # Networks by name (vaegan_jax/models.py REGISTRY); each reads its own
   # sub-config config.model.<name> as keyword arguments.
   config.model = ml_collections.ConfigDict()
-  config.model.generator = 'vaegan'
+  config.model.generator = 'attention'
   config.model.discriminator = 'patch'
   config.model.dtype = 'float32'     # compute dtype; params stay float32.
   config.model.vaegan = ml_collections.ConfigDict()
@@ -61,10 +61,32 @@ def get_config():
   config.model.vaegan.fill_iterations = 100
   # Residual scaled by a learned sigmoid gate (starts mostly shut).
   config.model.vaegan.residual_gate = True
+  # 'attention' (models.AttentionInpainter): 'vaegan' plus texture copied
+  # from the visible region by contextual attention (contextual_attention.py).
+  config.model.attention = ml_collections.ConfigDict()
+  config.model.attention.base_channels = 16
+  config.model.attention.encoder_channels = 16
+  config.model.attention.max_channels = 128
+  config.model.attention.num_down = 3
+  config.model.attention.latent_channels = 16
+  config.model.attention.dilations = (1, 2, 4, 8)
+  config.model.attention.fill_iterations = 100
+  config.model.attention.residual_gate = True
+  config.model.attention.attention_channels = 32
+  config.model.attention.attention_stride = 4  # cells of 4x4 px, 8x8 copies.
+  config.model.attention.band_sigma = 2.0      # copied detail: fill - blur.
+  config.model.attention.softmax_scale = 10.0
+  config.model.attention.fuse = 3
   config.model.patch = ml_collections.ConfigDict()
   config.model.patch.channels = 32
   config.model.patch.max_channels = 128
   config.model.patch.num_layers = 3
+  # 'multiscale': 'patch' at 1, 1/2, ... of the image (discriminators.py).
+  config.model.multiscale = ml_collections.ConfigDict()
+  config.model.multiscale.channels = 32
+  config.model.multiscale.max_channels = 128
+  config.model.multiscale.num_layers = 3
+  config.model.multiscale.num_scales = 2
 
   # Losses (vaegan_jax/losses.py).  Each step's total is the weighted sum of
   # its named terms (losses.GENERATOR_TERMS, losses.DISCRIMINATOR_TERMS); a

@@ -4,12 +4,13 @@
   python -m vaegan_jax.export --workdir workdirs/pretrained_64 \
       --output pretrained/vaegan64
 
-The shipped weights are step 9000 of this config on the embedded photos:
-99 min on the 2-core CPU, shared with test runs (about 70 min alone), then
-stopped by SIGTERM and exported.  (The old scikit-image model was step
-12000.)  The schedule is constant after warmup,
-so stopping this run at step S gives the same weights as a run with
-num_steps=S (runs are deterministic per step, resumed ones too).
+The 'attention' generator (models.AttentionInpainter) starts from
+pretrained/vaegan64_r1, the project's earlier 'vaegan' model (its
+prior, and its generator as the new generator's base; see
+train_loop.init_from); the attention layers and D start fresh.  The
+schedule is constant after warmup, so stopping this run at step S gives the
+same weights as a run with num_steps=S (runs are deterministic per step,
+resumed ones too).  docs/quality.md records the step that was shipped.
 """
 from configs import default
 
@@ -17,7 +18,8 @@ from configs import default
 def get_config():
   config = default.get_config()
   config.name = 'pretrained_64'
+  config.init_from = 'pretrained/vaegan64_r1'
   config.num_steps = 12000
-  config.checkpoint_every = 500
-  config.keep_checkpoints = 30
+  config.checkpoint_every = 250
+  config.keep_checkpoints = 40
   return config

@@ -12,6 +12,17 @@ def get_config():
   config.model.vaegan.latent_channels = 4
   config.model.vaegan.dilations = (1, 2)
   config.model.vaegan.encoder_channels = 8
+  config.model.attention.base_channels = 8
+  config.model.attention.max_channels = 16
+  config.model.attention.num_down = 2
+  config.model.attention.latent_channels = 4
+  config.model.attention.dilations = (1, 2)
+  config.model.attention.encoder_channels = 8
+  config.model.attention.attention_channels = 8
+  config.model.attention.fill_iterations = 20
+  config.model.multiscale.channels = 8
+  config.model.multiscale.max_channels = 16
+  config.model.multiscale.num_layers = 2
   config.model.patch.channels = 8
   config.model.patch.max_channels = 16
   config.model.patch.num_layers = 2

@@ -39,34 +39,23 @@ Upsampling is nearest-resize + conv: no checkerboard artifacts, and XLA:CPU
 runs it far faster than ConvTranspose.
 """
 import dataclasses
-from typing import Any, NamedTuple, Sequence, Tuple
+from typing import NamedTuple, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from vaegan_jax import contextual_attention as ca
+from vaegan_jax import discriminators  # registers 'patch', 'multiscale'
 from vaegan_jax import fills
+from vaegan_jax.layers import (Dtype, Encoder, ResBlock, act,
+                               repeat_for_latents, upsample2x)
+from vaegan_jax.registry import REGISTRY, register
 
-Dtype = Any
 INITIAL_FILLS = ('harmonic', 'pyramid', 'none')
-# name -> Module class; a name is also the key of its sub-config under
-# config.model.  Generators and discriminators share one namespace.
-REGISTRY = {}
-
-
-def register(name: str):
-  """Class decorator: makes a network selectable as `name` in the config."""
-  def add(cls):
-    if name in REGISTRY and REGISTRY[name] is not cls:
-      raise ValueError(f'A network is already registered as {name!r}: '
-                       f'{REGISTRY[name].__name__}.')
-    REGISTRY[name] = cls
-    return cls
-  return add
-
-
-def _act(x):
-  return nn.leaky_relu(x, 0.2)
+PatchDiscriminator = discriminators.PatchDiscriminator
+__all__ = ['REGISTRY', 'register', 'Encoder', 'ResBlock', 'act',
+           'repeat_for_latents', 'upsample2x', 'PatchDiscriminator']
 
 
 def dtype_from_name(name: str) -> Dtype:
@@ -77,67 +66,6 @@ def dtype_from_name(name: str) -> Dtype:
   except KeyError:
     raise ValueError(f'model.dtype must be float32, bfloat16 or float16; '
                      f'got {name!r}') from None
-
-
-def upsample2x(x):
-  """Nearest-neighbour 2x upsampling as a broadcast (cheap gradient)."""
-  n, h, w, c = x.shape
-  x = jnp.broadcast_to(x[:, :, None, :, None, :], (n, h, 2, w, 2, c))
-  return x.reshape(n, 2 * h, 2 * w, c)
-
-
-def repeat_for_latents(x, z):
-  """x [N, ...] repeated to z's batch of k latents per image: [k * N, ...]."""
-  k, rest = divmod(z.shape[0], x.shape[0])
-  if rest or not k:
-    raise ValueError(f'z batch {z.shape[0]} is not a multiple of the image '
-                     f'batch {x.shape[0]}.')
-  return jnp.concatenate([x] * k) if k > 1 else x
-
-
-class ResBlock(nn.Module):
-  """Pre-activation residual block with a dilated 3x3 conv."""
-  features: int
-  dilation: int = 1
-  dtype: Dtype = jnp.float32
-
-  @nn.compact
-  def __call__(self, x):
-    h = nn.Conv(self.features, (3, 3), kernel_dilation=self.dilation,
-                dtype=self.dtype)(_act(x))
-    h = nn.Conv(self.features, (3, 3), dtype=self.dtype)(_act(h))
-    return x + h
-
-
-class Encoder(nn.Module):
-  """Gaussian encoder: (image, mask) -> (mean, log-variance) of z.
-
-  Attributes:
-    channels: width of the first conv; doubles per downsampling.
-    max_channels: cap on the width.
-    num_down: number of stride-2 convs; z is at 1 / 2**num_down resolution.
-    latent_channels: channels of z.
-  """
-  channels: int
-  max_channels: int
-  num_down: int
-  latent_channels: int
-  dtype: Dtype = jnp.float32
-
-  @nn.compact
-  def __call__(self, image, mask) -> Tuple[jax.Array, jax.Array]:
-    h = jnp.concatenate([image, mask], axis=-1).astype(self.dtype)
-    h = _act(nn.Conv(self.channels, (3, 3), dtype=self.dtype)(h))
-    for i in range(self.num_down):
-      ch = min(self.channels * 2 ** (i + 1), self.max_channels)
-      h = _act(nn.Conv(ch, (3, 3), strides=(2, 2), dtype=self.dtype)(h))
-    h = ResBlock(h.shape[-1], dilation=2, dtype=self.dtype)(h)
-    stats = nn.Conv(2 * self.latent_channels, (3, 3), dtype=jnp.float32)(
-        _act(h).astype(jnp.float32))
-    mean, logvar = jnp.split(stats, 2, axis=-1)
-    # A soft bound keeps exp(logvar) finite early in training.
-    logvar = 8.0 * jnp.tanh(logvar / 8.0)
-    return mean, logvar
 
 
 class Decoder(nn.Module):
@@ -173,35 +101,38 @@ class Decoder(nn.Module):
     return min(self.channels * 2 ** level, self.max_channels)
 
   @nn.compact
-  def __call__(self, masked_image, mask, z):
+  def __call__(self, masked_image, mask, z, fill=None):
     """z may hold k latents per image, stacked: [k * N, ...] -> [k * N, ...].
 
     The context encoder then runs once per image instead of once per latent.
+    A caller that already has the initial fill passes it as `fill`.
     """
-    if self.initial_fill == 'harmonic':
+    if fill is not None:
+      masked_image = fill
+    elif self.initial_fill == 'harmonic':
       fill = fills.harmonic_fill(masked_image, mask, self.fill_iterations)
       masked_image = fill
     elif self.initial_fill == 'pyramid':
       fill = fills.pyramid_fill(masked_image, mask)
       masked_image = fill
     h = jnp.concatenate([masked_image, mask], axis=-1).astype(self.dtype)
-    h = _act(nn.Conv(self._width(0), (5, 5), dtype=self.dtype)(h))
+    h = act(nn.Conv(self._width(0), (5, 5), dtype=self.dtype)(h))
     skips = []
     for level in range(1, self.num_down + 1):
       skips.append(h)
-      h = _act(nn.Conv(self._width(level), (3, 3), strides=(2, 2),
+      h = act(nn.Conv(self._width(level), (3, 3), strides=(2, 2),
                        dtype=self.dtype)(h))
     h, *skips = (repeat_for_latents(x, z) for x in [h] + skips)
     h = jnp.concatenate([h, z.astype(self.dtype)], axis=-1)
     h = nn.Conv(self._width(self.num_down), (3, 3), dtype=self.dtype)(h)
     for d in self.dilations:
       h = ResBlock(h.shape[-1], dilation=d, dtype=self.dtype)(h)
-    h = _act(h)
+    h = act(h)
     for level in reversed(range(self.num_down)):
       h = upsample2x(h)
-      h = _act(nn.Conv(self._width(level), (3, 3), dtype=self.dtype)(h))
+      h = act(nn.Conv(self._width(level), (3, 3), dtype=self.dtype)(h))
       h = jnp.concatenate([h, skips[level]], axis=-1)
-      h = _act(nn.Conv(self._width(level), (3, 3), dtype=self.dtype)(h))
+      h = act(nn.Conv(self._width(level), (3, 3), dtype=self.dtype)(h))
     if self.initial_fill == 'none':
       out = nn.Conv(3, (3, 3), dtype=jnp.float32)(h.astype(jnp.float32))
       return jnp.tanh(out)
@@ -303,36 +234,114 @@ class VAEInpainter(LatentInpainter):
         residual_gate=self.residual_gate, dtype=self.dtype)
 
 
-@register('patch')
-class PatchDiscriminator(nn.Module):
-  """Patch discriminator on (image, mask) -> (logits map, features).
+class TextureDecoder(nn.Module):
+  """G(z, masked image, mask): `Decoder`'s fill + residual, plus texture
+  copied from the visible region (contextual attention, DeepFill).
 
-  Attributes:
-    channels: width of the first conv; doubles per layer.
-    max_channels: cap on the width.
-    num_layers: stride-2 convs; logits are at 1 / 2**num_layers resolution.
+  Output = Decoder(fill) + hole * paste(band): `band` is the fill minus its
+  Gaussian blur (sigma `band_sigma`): the visible region's detail above the
+  fill's frequencies.  Attention features at 1/`attention_stride` of the
+  image, computed from the fill, the mask and z, choose for every hole cell
+  the visible patch to copy (`contextual_attention`), so z changes the
+  texture and the copy carries the photo's own grain.  The band is added
+  ungated: the reconstruction losses can move where texture is copied from
+  but cannot trade it for blur.
   """
   channels: int
   max_channels: int
-  num_layers: int
+  num_down: int
+  dilations: Sequence[int]
+  fill_iterations: int
+  residual_gate: bool
+  attention_channels: int
+  attention_stride: int
+  band_sigma: float
+  softmax_scale: float
+  fuse: int
   dtype: Dtype = jnp.float32
 
-  @property
-  def size_multiple(self) -> int:
-    return 2 ** self.num_layers
-
   @nn.compact
-  def __call__(self, image, mask):
-    h = jnp.concatenate([image, mask], axis=-1).astype(self.dtype)
-    features = []
-    for i in range(self.num_layers):
-      ch = min(self.channels * 2 ** i, self.max_channels)
-      h = _act(nn.Conv(ch, (4, 4), strides=(2, 2), dtype=self.dtype)(h))
-      features.append(h.astype(jnp.float32))
-    h = _act(nn.Conv(h.shape[-1], (3, 3), dtype=self.dtype)(h))
-    features.append(h.astype(jnp.float32))
-    logits = nn.Conv(1, (3, 3), dtype=jnp.float32)(h.astype(jnp.float32))
-    return logits, features
+  def __call__(self, masked_image, mask, z):
+    fill = fills.harmonic_fill(masked_image, mask, self.fill_iterations)
+    base = Decoder(self.channels, self.max_channels, self.num_down,
+                   tuple(self.dilations), 'harmonic', self.fill_iterations,
+                   self.residual_gate, self.dtype, name='base')(
+                       masked_image, mask, z, fill=fill)
+    width = self.attention_channels
+    h = jnp.concatenate([fill, mask], axis=-1).astype(self.dtype)
+    h = act(nn.Conv(width, (3, 3), dtype=self.dtype)(h))
+    s = 1
+    while s < self.attention_stride:
+      h = act(nn.Conv(width, (3, 3), strides=(2, 2), dtype=self.dtype)(h))
+      s *= 2
+    zs = z.astype(self.dtype)
+    while zs.shape[1] < h.shape[1]:
+      zs = upsample2x(zs)
+    h = jnp.concatenate([repeat_for_latents(h, z), zs], axis=-1)
+    h = act(nn.Conv(width, (3, 3), dtype=self.dtype)(h))
+    h = ResBlock(width, dilation=2, dtype=self.dtype)(h)
+    features = nn.Conv(width, (3, 3), dtype=jnp.float32)(
+        act(h).astype(jnp.float32))
+    valid = repeat_for_latents(ca.valid_keys(mask, s), z)
+    weights = ca.attention_weights(features, valid, scale=self.softmax_scale,
+                                   fuse=self.fuse)
+    band = fill - ca.gaussian_blur(fill, self.band_sigma)
+    pasted = ca.paste(weights, repeat_for_latents(band, z), s)
+    return base + repeat_for_latents(mask, z) * pasted
+
+
+@register('attention')
+class AttentionInpainter(LatentInpainter):
+  """The VAE-GAN's generator side with a `TextureDecoder` as G.
+
+  Attributes: those of `VAEInpainter` (without initial_fill: G always
+  starts from the harmonic fill), plus of `TextureDecoder`:
+    attention_channels: width of the attention features.
+    attention_stride: s, a power of two <= 2**num_down; cells of s x s
+      pixels, copied as 2s x 2s windows.
+    band_sigma: Gaussian sigma (pixels) splitting fill and copied detail.
+    softmax_scale: DeepFill's similarity scale (sets the gradients).
+    fuse: attention propagation length (1 = off).
+  """
+  base_channels: int
+  encoder_channels: int
+  max_channels: int
+  num_down: int
+  latent_channels: int
+  dilations: Sequence[int]
+  fill_iterations: int
+  residual_gate: bool
+  attention_channels: int
+  attention_stride: int
+  band_sigma: float
+  softmax_scale: float
+  fuse: int
+  dtype: Dtype = jnp.float32
+
+  def __post_init__(self):
+    s = self.attention_stride
+    if s < 2 or s & (s - 1) or s > 2 ** self.num_down:
+      raise ValueError(f'attention_stride must be a power of two in [2, '
+                       f'2**num_down={2 ** self.num_down}]; got {s}')
+    if self.band_sigma <= 0 or self.fuse < 1 or self.fill_iterations < 0:
+      raise ValueError('band_sigma must be > 0, fuse >= 1 and '
+                       'fill_iterations >= 0.')
+    super().__post_init__()
+
+  def setup(self):
+    encoder = dict(channels=self.encoder_channels,
+                   max_channels=self.max_channels, num_down=self.num_down,
+                   latent_channels=self.latent_channels, dtype=self.dtype)
+    self.prior = Encoder(**encoder)
+    self.posterior = Encoder(**encoder)
+    self.generator = TextureDecoder(
+        channels=self.base_channels, max_channels=self.max_channels,
+        num_down=self.num_down, dilations=tuple(self.dilations),
+        fill_iterations=self.fill_iterations,
+        residual_gate=self.residual_gate,
+        attention_channels=self.attention_channels,
+        attention_stride=self.attention_stride, band_sigma=self.band_sigma,
+        softmax_scale=self.softmax_scale, fuse=self.fuse, dtype=self.dtype)
 
 
 class Networks(NamedTuple):

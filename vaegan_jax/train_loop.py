@@ -75,6 +75,15 @@ def init_from(state: train_lib.TrainState, source: str):
     g_params['posterior'] = g_params['prior']
     notes.append('the posterior starts as a copy of the prior')
   ema = dict(ema, posterior=ema.get('posterior', g_params['posterior']))
+  want = state.g_params['generator']
+  if 'base' in want and 'base' not in g_params['generator']:
+    # A 'vaegan' G is the 'attention' G's base (models.TextureDecoder): it
+    # starts that part, and the attention layers start as initialised.
+    fresh = jax.device_get(want)
+    g_params['generator'] = dict(fresh, base=g_params['generator'])
+    ema['generator'] = dict(fresh, base=ema['generator'])
+    notes.append("its generator starts this generator's 'base'; the rest "
+                 'starts fresh')
   checkpoint.check_shapes(source, g_params, state.g_params)
   checkpoint.check_shapes(source, ema, state.ema_params)
   d_params = raw.get('d_params')
