@@ -7,29 +7,6 @@ import numpy as np
 from vaegan_jax import contextual_attention as ca
 
 
-def _identity(n, cells):
-  return jnp.broadcast_to(jnp.eye(cells), (n, cells, cells))
-
-
-def test_paste_with_identity_weights_gives_the_values_back():
-  values = jax.random.normal(jax.random.PRNGKey(0), (2, 16, 24, 3))
-  out = ca.paste(_identity(2, 4 * 6), values, 4)
-  chex.assert_trees_all_close(out, values, atol=1e-5)
-
-
-def test_paste_copies_the_chosen_window():
-  values = jax.random.normal(jax.random.PRNGKey(1), (1, 32, 32, 3))
-  # Every cell copies the cell one row down and two columns right: away
-  # from the border the output is the image shifted by (4, 8) pixels.
-  h = w = 8
-  idx = np.arange(h * w).reshape(h, w)
-  target = np.roll(np.roll(idx, -1, 0), -2, 1).reshape(-1)
-  weights = jax.nn.one_hot(target, h * w)[None]
-  out = ca.paste(weights, values, 4)
-  chex.assert_trees_all_close(out[0, 4:24, 4:20], values[0, 8:28, 12:28],
-                              atol=1e-5)
-
-
 def test_valid_keys_excludes_windows_that_touch_the_hole():
   mask = np.zeros((1, 32, 32, 1), np.float32)
   mask[0, 12:14, 12:14] = 1.0  # inside cell (3, 3)
@@ -41,48 +18,67 @@ def test_valid_keys_excludes_windows_that_touch_the_hole():
   np.testing.assert_array_equal(valid[0], expected)
 
 
-def test_attention_copies_the_most_similar_visible_cell_and_has_gradients():
-  key = jax.random.PRNGKey(2)
-  feats = jax.random.normal(key, (1, 6, 6, 5))
-  # Cell (1, 1) is a hole whose neighbourhood equals that of cell (4, 4).
-  feats = feats.at[0, 0:3, 0:3].set(feats[0, 3:6, 3:6])
-  valid = jnp.ones((1, 6, 6), bool).at[0, 0:3, 0:3].set(False)
-  weights = ca.attention_weights(feats, valid, fuse=1)
-  row = np.asarray(weights[0, 1 * 6 + 1])
-  assert row.argmax() == 4 * 6 + 4
-  np.testing.assert_allclose(row.sum(), 1.0, atol=1e-5)
-  hard = jax.nn.one_hot(weights[0].argmax(-1), 36)
-  np.testing.assert_allclose(weights[0], hard, atol=1e-6)  # hard copies
-  assert np.asarray(valid[0].reshape(-1)[weights[0].argmax(-1)]).all()
-  grad = jax.grad(lambda f: jnp.sum(
-      ca.attention_weights(f, valid) * jnp.arange(36.0)))(feats)
-  assert float(jnp.abs(grad).sum()) > 0
+def test_correlate_matches_a_direct_sum():
+  a = np.random.RandomState(0).randn(5, 7)
+  b = np.random.RandomState(1).randn(5, 7)
+  c = np.asarray(ca._correlate(jnp.asarray(a), jnp.asarray(b)))  # pylint: disable=protected-access
+  for dy, dx in [(0, 0), (2, -3), (-4, 6), (1, 1)]:
+    want = sum(a[y, x] * b[y + dy, x + dx]
+               for y in range(5) for x in range(7)
+               if 0 <= y + dy < 5 and 0 <= x + dx < 7)
+    np.testing.assert_allclose(c[dy % 10, dx % 14], want, atol=1e-4)
 
 
-def test_attention_never_copies_from_the_hole_and_is_zero_without_keys():
-  feats = jax.random.normal(jax.random.PRNGKey(3), (2, 4, 4, 3))
-  valid = jnp.stack([jnp.ones((4, 4), bool).at[:2].set(False),
-                     jnp.zeros((4, 4), bool)])
-  weights = np.asarray(ca.attention_weights(feats, valid))
-  assert weights[0][:, :8].sum() == 0  # no weight on invalid keys
-  np.testing.assert_allclose(weights[0].sum(-1), 1.0, atol=1e-5)
-  assert weights[1].sum() == 0
+def _two_copies(hole_box=(2, 6, 10, 14)):
+  """Features whose right half repeats the left half, shifted 8 cells."""
+  left = jax.random.normal(jax.random.PRNGKey(4), (8, 8, 6))
+  feats = jnp.concatenate([left, left], axis=1)
+  hole = np.zeros((8, 16), bool)
+  y0, y1, x0, x1 = hole_box
+  hole[y0:y1, x0:x1] = True
+  feats = jnp.where(jnp.asarray(hole)[..., None], 0.0, feats)
+  feats = feats / jnp.linalg.norm(feats, axis=-1, keepdims=True).clip(1e-6)
+  return feats, jnp.asarray(hole)
 
 
-def test_fusion_prefers_coherent_offsets():
-  # A random field and the same field shifted: with fusion, the cells of a
-  # region copy with one common offset.
-  base = jax.random.normal(jax.random.PRNGKey(4), (1, 8, 16, 4))
-  feats = base.at[0, :, 8:].set(base[0, :, :8])
-  feats = feats + 0.3 * jax.random.normal(jax.random.PRNGKey(5), feats.shape)
-  valid = jnp.ones((1, 8, 16), bool).at[0, :, 8:].set(False)
-  weights = ca.attention_weights(feats, valid, fuse=3)
-  src = np.asarray(weights[0].argmax(-1)).reshape(8, 16)[2:6, 10:14]
-  cols = src % 16
-  rows = src // 16
-  offsets = set(zip((rows - np.arange(2, 6)[:, None]).ravel(),
-                    (cols - np.arange(10, 14)[None]).ravel()))
-  assert offsets == {(0, -8)}
+def test_candidate_offsets_find_the_matching_surroundings():
+  feats, hole = _two_copies()
+  valid = ~jnp.asarray(np.pad(np.asarray(hole), 1)[1:-1, 1:-1])
+  offsets = np.asarray(ca.candidate_offsets(feats, hole, valid & ~hole, 3))
+  assert tuple(offsets[0]) == (0, -8)
+
+
+def test_copy_band_copies_the_translated_region_coherently():
+  # An image whose right half repeats its left half: the hole on the right
+  # must be filled with exactly the left half's pixels.
+  s = 4
+  feats, hole_cells = _two_copies()
+  rng = np.random.RandomState(0)
+  left = rng.randn(32, 32, 3).astype(np.float32)
+  band = np.concatenate([left, left], axis=1)
+  mask = np.repeat(np.repeat(np.asarray(hole_cells), s, 0), s, 1)
+  mask = mask[None, ..., None].astype(np.float32)
+  visible = jnp.asarray(band * (1 - mask[0]))[None]
+  out = ca.copy_band(feats[None], jnp.asarray(mask), visible, stride=s)
+  inside = mask[0, ..., 0] > 0
+  np.testing.assert_allclose(np.asarray(out[0])[inside],
+                             np.roll(band, 32, axis=1)[inside], atol=1e-4)
+
+
+def test_copy_band_has_gradients_and_is_zero_without_a_source():
+  feats = jax.random.normal(jax.random.PRNGKey(5), (2, 8, 8, 4))
+  mask = jnp.zeros((2, 32, 32, 1)).at[0, 8:20, 8:20].set(1.0).at[1].set(1.0)
+  band = jax.random.normal(jax.random.PRNGKey(6), (2, 32, 32, 3))
+
+  def loss(f):
+    return jnp.sum(ca.copy_band(f, mask, band * (1 - mask), stride=4)
+                   * mask * band)
+  grad = jax.grad(loss)(feats)
+  assert float(jnp.abs(grad[0]).sum()) > 0
+  out = ca.copy_band(feats, mask, band * (1 - mask), stride=4)
+  assert float(jnp.abs(out[1]).max()) == 0.0  # nothing visible to copy
+  hole = np.asarray(mask[0, ..., 0]) > 0
+  assert float(np.abs(np.asarray(out[0]))[hole].mean()) > 0.3
 
 
 def test_gaussian_blur_keeps_constants_and_smooths_noise():

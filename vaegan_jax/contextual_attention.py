@@ -1,23 +1,28 @@
-"""Contextual attention (Yu et al. 2018, DeepFill): copy from what is visible.
+"""Texture copied from the visible region: contextual attention as shift-map.
 
-Every cell of a feature map at 1/s of the image resolution (s = `stride`)
-finds the visible cell whose 3x3 feature patch is most similar (cosine
-similarity, fused along diagonals so that neighbours agree on one offset:
-DeepFill's attention propagation), and the image patch of 2s x 2s pixels
-around that cell is pasted back with overlapping tent windows, the
-transposed convolution of DeepFill written as four shifted tilings.
-
-Differences from DeepFill, both so that a small model copies real texture:
-* the forward pass is hard (each cell copies one patch; softmax weights
-  would average patches into blur); gradients flow through the softmax
-  (straight-through), so the features still learn where to look;
-* the values are image patches, not feature patches: the network learns
-  where to copy from, and the copy is the photo's own texture.
+DeepFill's contextual attention (Yu et al. 2018) lets every hole cell
+attend to every visible 3x3 feature patch.  Deep inside a hole the features
+of neighbouring cells are alike, so they pick the same patch, and the copy
+becomes a grid of repeated patches.  Here the attention is over
+translations instead (shift-map style, Pritch et al. 2009):
+1. `candidate_offsets`: per image, the few translations whose surroundings
+   match the hole's (the visible ring around the hole against the ring
+   moved by the offset: a masked cross-correlation, by FFT, so the cost is
+   O(hw log hw), not (hw)**2);
+2. every cell of s x s pixels takes the candidate whose moved features
+   match its own best, agreed over a window of cells, so whole regions
+   copy with one offset: coherent texture;
+3. the chosen detail is copied at full resolution, blended bilinearly
+   between cells.
+The choice is hard in the forward pass (a copy, not an average that would
+blur), with softmax gradients (straight-through), so the features still
+learn where to copy from.
 
 Shapes: features [N, h, w, C]; images [N, h*s, w*s, C']; masks
-[N, h*s, w*s, 1] with 1 = hole.  Memory and time grow with (h*w)**2, so
-callers bound h*w (inference works on bounded tiles).
+[N, h*s, w*s, 1] with 1 = hole.
 """
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -28,30 +33,6 @@ def patches3x3(x):
   p = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
   return jnp.concatenate([p[:, i:i + h, j:j + w]
                           for i in range(3) for j in range(3)], axis=-1)
-
-
-def _fuse(scores, size: int):
-  """Sums scores[q, k] along diagonals q + d, k + d for |d| <= size // 2.
-
-  scores [N, h, w, h, w] (query y, x; key y, x).  A query whose neighbours
-  also match the neighbours of a key scores higher: coherent copies.
-  """
-  r = size // 2
-  if r <= 0:
-    return scores
-  for qa, ka in ((2, 4), (1, 3)):  # x, then y
-    n = scores.shape[qa]
-    widths = [(0, 0)] * 5
-    widths[qa] = widths[ka] = (r, r)
-    p = jnp.pad(scores, widths)
-    total = 0.0
-    for d in range(-r, r + 1):
-      idx = [slice(None)] * 5
-      idx[qa] = slice(r + d, r + d + n)
-      idx[ka] = slice(r + d, r + d + n)
-      total = total + p[tuple(idx)]
-    scores = total
-  return scores
 
 
 def valid_keys(mask, stride: int):
@@ -71,66 +52,118 @@ def valid_keys(mask, stride: int):
   return window < 0.5
 
 
-def attention_weights(features, valid, *, scale: float = 10.0, fuse: int = 3,
-                      hard: bool = True):
-  """Which visible cell each cell copies: [N, h*w (query), h*w (key)].
+def _correlate(a, b):
+  """c[o] = sum_q a[q] * b[q + o] for a, b [h, w] (zero outside).
 
-  features [N, h, w, C]; valid [N, h, w] bool (keys).  Rows sum to 1; with
-  hard=True the forward values are one-hot (argmax) and the gradient is
-  the softmax's.  A row of an image without any valid key is all zero.
+  Returns [2h, 2w]; offset (dy, dx) is at index (dy mod 2h, dx mod 2w).
   """
-  n, h, w, _ = features.shape
-  f = patches3x3(features.astype(jnp.float32))
-  f = f / jnp.sqrt(jnp.sum(jnp.square(f), axis=-1, keepdims=True) + 1e-6)
-  f = f.reshape(n, h * w, -1)
-  scores = jnp.einsum('nqc,nkc->nqk', f, f)
-  scores = _fuse(scores.reshape(n, h, w, h, w), fuse).reshape(n, h * w, h * w)
-  keys = valid.reshape(n, 1, h * w)
-  scores = jnp.where(keys, scale * scores, -1e9)
-  soft = jax.nn.softmax(scores, axis=-1)
-  if hard:
-    one_hot = jax.nn.one_hot(jnp.argmax(scores, axis=-1), h * w)
-    soft = one_hot + soft - jax.lax.stop_gradient(soft)
-  any_key = jnp.any(keys, axis=-1, keepdims=True)
-  return jnp.where(any_key, soft, 0.0)
+  h, w = a.shape
+  fa = jnp.fft.rfft2(a, s=(2 * h, 2 * w))
+  fb = jnp.fft.rfft2(b, s=(2 * h, 2 * w))
+  return jnp.fft.irfft2(jnp.conj(fa) * fb, s=(2 * h, 2 * w))
 
 
-def _tent(s: int):
-  """Weights of a 2s window that sum to 1 where windows overlap by s."""
-  t = jnp.arange(2 * s, dtype=jnp.float32) + 0.5
-  return jnp.minimum(t, 2 * s - t) / s
+def _shift(x, dy, dx):
+  """y[q] = x[q + (dy, dx)] for x [h, w, ...], zero outside (traced dy, dx)."""
+  h, w = x.shape[:2]
+  pad = [(h, h), (w, w)] + [(0, 0)] * (x.ndim - 2)
+  start = (h + dy, w + dx) + (0,) * (x.ndim - 2)
+  return jax.lax.dynamic_slice(jnp.pad(x, pad), start, x.shape)
 
 
-def paste(weights, values, stride: int):
-  """Pastes the 2s x 2s patches of `values` that `weights` pick.
+def candidate_offsets(features, hole_cells, valid, num_offsets: int):
+  """The `num_offsets` best translations (cells) to copy one image's hole.
 
-  weights [N, h*w, h*w] (attention_weights); values [N, h*s, w*s, C].
-  Returns [N, h*s, w*s, C]: at each query cell, the weighted sum of the
-  key cells' windows, overlapping windows blended with tent weights.
+  features [h, w, C] unit-norm patch features; hole_cells [h, w] (cells
+  with hole pixels), valid [h, w] (cells that may be copied).  An offset o
+  scores the mean similarity of the visible ring around the hole to the
+  ring moved by o (template matching of the hole's surroundings), minus 4x
+  the fraction of hole cells that o would copy from invalid cells.
+  Returns [num_offsets, 2] int32 (dy, dx); not differentiable.
   """
-  s = stride
-  half = s // 2
-  n, hs, ws, c = values.shape
-  h, w = hs // s, ws // s
-  v = jnp.pad(values, ((0, 0), (half, half), (half, half), (0, 0)),
-              mode='edge')
-  tent = _tent(s)
-  out = jnp.zeros((n, hs + s, ws + s, c), values.dtype)
-  norm = jnp.zeros((1, hs + s, ws + s, 1), values.dtype)
-  for a in range(2):
-    for b in range(2):
-      # Quadrant (a, b) of every key's window, as [N, K, s*s*C].
-      q = v[:, a * s:a * s + hs, b * s:b * s + ws]
-      q = q.reshape(n, h, s, w, s, c).transpose(0, 1, 3, 2, 4, 5)
-      pasted = jnp.einsum('nqk,nkd->nqd', weights, q.reshape(n, h * w, -1))
-      pasted = pasted.reshape(n, h, w, s, s, c).transpose(0, 1, 3, 2, 4, 5)
-      wy = tent[a * s:(a + 1) * s]
-      wx = tent[b * s:(b + 1) * s]
-      win = jnp.tile(wy[:, None] * wx[None, :], (h, w))[None, :, :, None]
-      out = out.at[:, a * s:a * s + hs, b * s:b * s + ws].add(
-          pasted.reshape(n, hs, ws, c) * win)
-      norm = norm.at[:, a * s:a * s + hs, b * s:b * s + ws].add(win)
-  return (out / norm)[:, half:half + hs, half:half + ws]
+  h, w = hole_cells.shape
+  hole = hole_cells.astype(jnp.float32)
+  grown = jax.lax.reduce_window(hole, 0.0, jax.lax.max, (5, 5), (1, 1),
+                                'SAME')
+  ring = grown * (1.0 - hole)
+  ring = jnp.where(jnp.sum(ring) > 0, ring, 1.0 - hole)
+  sim = sum(_correlate(ring * features[..., c], features[..., c])
+            for c in range(features.shape[-1]))
+  sim = sim / jnp.maximum(jnp.sum(ring), 1.0)
+  covered = _correlate(hole, valid.astype(jnp.float32))
+  bad = 1.0 - covered / jnp.maximum(jnp.sum(hole), 1.0)
+  score = jax.lax.stop_gradient(sim - 4.0 * bad)
+  dy = jnp.arange(2 * h)
+  dy = jnp.where(dy < h, dy, dy - 2 * h)
+  dx = jnp.arange(2 * w)
+  dx = jnp.where(dx < w, dx, dx - 2 * w)
+  # Index h (or w) is no offset at all; (0, 0) copies the hole itself.
+  score = jnp.where((dy == -h)[:, None] | (dx == -w)[None, :], -1e9, score)
+  score = score.at[0, 0].set(-1e9)
+  _, idx = jax.lax.top_k(score.reshape(-1), num_offsets)
+  return jnp.stack([dy[idx // (2 * w)], dx[idx % (2 * w)]], axis=-1)
+
+
+def _copy_one(features, hole_cells, valid, band, *, stride, num_offsets,
+              window, scale):
+  """One image: band [H, W, C] copied into every cell by its chosen offset."""
+  feats = patches3x3(features[None].astype(jnp.float32))[0]
+  feats = feats / jnp.sqrt(jnp.sum(jnp.square(feats), -1, keepdims=True)
+                           + 1e-6)
+  offsets = candidate_offsets(jax.lax.stop_gradient(feats), hole_cells,
+                              valid, num_offsets)
+
+  def per_offset(o):
+    moved = _shift(feats, o[0], o[1])
+    ok = _shift(valid.astype(jnp.float32), o[0], o[1]) > 0.5
+    sim = jnp.sum(feats * moved, axis=-1)
+    # Agreement over a window of cells: neighbours pick one offset.
+    sim = jax.lax.reduce_window(sim, 0.0, jax.lax.add, (window, window),
+                                (1, 1), 'SAME') / window ** 2
+    pixels = _shift(band, o[0] * stride, o[1] * stride)
+    return jnp.where(ok, scale * sim, -1e9), ok, pixels
+
+  logits, ok, pixels = jax.vmap(per_offset)(offsets)  # [K, h, w], [K, H, W, C]
+  soft = jax.nn.softmax(logits, axis=0)
+  hard = jax.nn.one_hot(jnp.argmax(logits, axis=0), num_offsets, axis=0)
+  choice = hard + soft - jax.lax.stop_gradient(soft)
+  choice = choice * jnp.any(ok, axis=0)
+  hh, ww = band.shape[:2]
+  # Bilinear weights per pixel: neighbouring cells' copies blend smoothly.
+  weights = jax.image.resize(choice, (num_offsets, hh, ww), 'linear')
+  return jnp.sum(weights[..., None] * pixels, axis=0)
+
+
+def copy_band(features, mask, band, *, stride: int, num_offsets: int = 4,
+              window: int = 3, scale: float = 10.0):
+  """Texture copied into the hole from translated visible regions.
+
+  Shift-map style: for each image, `candidate_offsets` picks a few
+  translations whose surroundings match the hole's; every cell of s x s
+  pixels (s = stride) then takes the candidate its features match best,
+  averaged over `window` x `window` cells so that whole regions copy with
+  one offset (coherent texture, no repeated patch).  The choice is hard in
+  the forward pass, with softmax gradients (straight-through).
+
+  Args:
+    features: [N, h, w, C] attention features at 1/s resolution.
+    mask: [N, h*s, w*s, 1], 1 = hole.
+    band: [N, h*s, w*s, C'] the detail to copy (visible where copied).
+  Returns:
+    [N, h*s, w*s, C'] copied detail (meaningful in the hole).
+  """
+  hole_cells = nn_max_pool(mask, stride)
+  valid = valid_keys(mask, stride)
+  return jax.vmap(functools.partial(
+      _copy_one, stride=stride, num_offsets=num_offsets, window=window,
+      scale=scale))(features, hole_cells, valid, band)
+
+
+def nn_max_pool(mask, stride: int):
+  """[N, h*s, w*s, 1] -> [N, h, w]: cells with any hole pixel."""
+  n, hs, ws, _ = mask.shape
+  return mask[..., 0].reshape(n, hs // stride, stride, ws // stride,
+                              stride).max(axis=(2, 4)) > 0.5
 
 
 def gaussian_blur(x, sigma: float):

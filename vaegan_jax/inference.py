@@ -26,6 +26,7 @@ from vaegan_jax import checkpoint
 from vaegan_jax import image_io
 from vaegan_jax import inpaint_inputs as inputs
 from vaegan_jax import models
+from vaegan_jax import whole_photo
 
 
 # The model shipped in <repo>/pretrained/ (configs/pretrained_64.py).
@@ -41,6 +42,7 @@ class InpaintParams:
   model_config: ml_collections.ConfigDict
   step: int
   source: str = ''
+  image_size: int = 64   # the training crop size: the coarsest work scale
 
   @functools.cached_property
   def networks(self) -> models.Networks:
@@ -78,7 +80,8 @@ def load_params(workdir: str, *, use_ema: bool = True,
   _check_architecture(workdir, params, config.model)
   params = jax.tree_util.tree_map(jnp.asarray, params)
   return InpaintParams(params=params, model_config=config.model, step=step,
-                       source=workdir)
+                       source=workdir,
+                       image_size=int(config.get('image_size', 64)))
 
 
 def _check_architecture(workdir: str, params, model_config) -> None:
@@ -186,9 +189,48 @@ def _pad(x: np.ndarray, shape: Tuple[int, int, int]) -> np.ndarray:
   return x
 
 
+def _model_fn(params: InpaintParams) -> whole_photo.ModelFn:
+  """(images [B, h, w, 3] in [0, 1], holes [B, h, w], key) -> raw output.
+
+  Inputs are padded to size buckets, so that nearby sizes reuse one
+  compiled model.  The mask is padded like the image: the padding is known
+  wherever it mirrors known pixels, and a hole where it mirrors a hole.
+  """
+  factor = params.pad_multiple
+
+  def run(images, holes, key):
+    n, h, w = holes.shape
+    shape = (_bucket(n), _bucket(h, factor), _bucket(w, factor))
+    exe = _executable(params, shape, key is not None)
+    xp = _pad(images.astype(np.float32), shape)
+    mp = _pad(holes[..., None].astype(np.float32), shape)
+    eps = None if key is None else jax.random.normal(
+        key, params.networks.generator.latent_shape(shape[1], shape[2],
+                                                    shape[0]))
+    try:
+      return np.asarray(exe(params.params, xp, mp, eps))[:n, :h, :w]
+    except jax.errors.JaxRuntimeError as e:
+      if 'RESOURCE_EXHAUSTED' not in str(e):
+        raise
+      raise MemoryError(f'image: {n} image(s) of {h}x{w} ran out of device '
+                        'memory; pass fewer images per call or downscale '
+                        'them.') from e
+  return run
+
+
+def _check_host_memory(need: int, what: str) -> None:
+  inputs.check_memory(need, inputs.available_bytes(jax.devices('cpu')[0]),
+                      what)
+
+
 def inpaint(params: InpaintParams, image, mask, *, rng=None,
             num_samples: Optional[int] = None):
   """Fills the masked pixels of `image`.
+
+  Small images with holes of the training size run as one batched model
+  call; larger ones go coarse to fine, cropped around their holes and
+  tiled (vaegan_jax/whole_photo.py), so time and memory stay bounded.
+  Every fill is blended into the visible pixels around it (no seam).
 
   Args:
     params: from `load_params`.
@@ -217,35 +259,33 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
     outs = [np.array(orig[0] if single else orig)] * k
     return np.stack(outs) if num_samples is not None else outs[0]
   n, h, w = orig.shape[:3]
-  factor = params.pad_multiple
   sampled = num_samples is not None or rng is not None
-  # Padded to buckets, so that nearby sizes reuse one compiled model.  The
-  # mask is padded like the image: the padding is known wherever it mirrors
-  # known pixels, and a hole where it mirrors a hole.
-  shape = (_bucket(n), _bucket(h, factor), _bucket(w, factor))
-  run = _executable(params, shape, sampled)
   x = (orig.astype(np.float32) / 255.0 if orig.dtype == np.uint8
        else orig.astype(np.float32))
-  xp = _pad(x, shape)
-  mp = _pad(hole[..., None].astype(np.float32), shape)
-  latent = params.networks.generator.latent_shape(shape[1], shape[2],
-                                                  shape[0])
+  model = _model_fn(params)
+  work = params.image_size
+  plans = [whole_photo.plan(hole[i], work) if hole[i].any() else None
+           for i in range(n)]
+  direct = all(p is None or whole_photo.is_direct(p, (h, w)) for p in plans)
+  if not direct:
+    _check_host_memory(whole_photo.BYTES_PER_PIXEL * h * w,
+                       f'an image of {h}x{w}')
   if not sampled:
-    eps_list = [None]
+    keys = [None]
   else:
-    key = jax.random.PRNGKey(0) if rng is None else rng
-    eps_list = [jax.random.normal(sub, latent)
-                for sub in jax.random.split(key, k)]
+    keys = list(jax.random.split(
+        jax.random.PRNGKey(0) if rng is None else rng, k))
   outs = []
-  for eps in eps_list:
-    try:
-      out = np.asarray(run(params.params, xp, mp, eps))[:n, :h, :w]
-    except jax.errors.JaxRuntimeError as e:
-      if 'RESOURCE_EXHAUSTED' not in str(e):
-        raise
-      raise MemoryError(f'image: {n} image(s) of {h}x{w} ran out of device '
-                        'memory; pass fewer images per call or downscale '
-                        'them.') from e
+  for key in keys:
+    if direct:
+      raw = model(x, hole, key)
+      out = np.stack([whole_photo.seam_correct(raw[i], x[i], hole[i])
+                      for i in range(n)])
+    else:
+      out = np.stack([
+          x[i] if plans[i] is None else whole_photo.fill(
+              model, x[i], hole[i], work_size=work, key=key,
+              check_memory=_check_host_memory) for i in range(n)])
     if orig.dtype == np.uint8:
       out = np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
     else:

@@ -238,12 +238,12 @@ class TextureDecoder(nn.Module):
   """G(z, masked image, mask): `Decoder`'s fill + residual, plus texture
   copied from the visible region (contextual attention, DeepFill).
 
-  Output = Decoder(fill) + hole * paste(band): `band` is the fill minus its
+  Output = Decoder(fill) + hole * copy(band): `band` is the fill minus its
   Gaussian blur (sigma `band_sigma`): the visible region's detail above the
   fill's frequencies.  Attention features at 1/`attention_stride` of the
   image, computed from the fill, the mask and z, choose for every hole cell
-  the visible patch to copy (`contextual_attention`), so z changes the
-  texture and the copy carries the photo's own grain.  The band is added
+  the visible region to copy (`contextual_attention.copy_band`), so z
+  changes the texture and the copy carries the photo's own grain.  The band is added
   ungated: the reconstruction losses can move where texture is copied from
   but cannot trade it for blur.
   """
@@ -257,7 +257,8 @@ class TextureDecoder(nn.Module):
   attention_stride: int
   band_sigma: float
   softmax_scale: float
-  fuse: int
+  num_offsets: int
+  window: int
   dtype: Dtype = jnp.float32
 
   @nn.compact
@@ -282,12 +283,12 @@ class TextureDecoder(nn.Module):
     h = ResBlock(width, dilation=2, dtype=self.dtype)(h)
     features = nn.Conv(width, (3, 3), dtype=jnp.float32)(
         act(h).astype(jnp.float32))
-    valid = repeat_for_latents(ca.valid_keys(mask, s), z)
-    weights = ca.attention_weights(features, valid, scale=self.softmax_scale,
-                                   fuse=self.fuse)
     band = fill - ca.gaussian_blur(fill, self.band_sigma)
-    pasted = ca.paste(weights, repeat_for_latents(band, z), s)
-    return base + repeat_for_latents(mask, z) * pasted
+    m = repeat_for_latents(mask, z)
+    pasted = ca.copy_band(features, m, repeat_for_latents(band, z), stride=s,
+                          num_offsets=self.num_offsets, window=self.window,
+                          scale=self.softmax_scale)
+    return base + m * pasted
 
 
 @register('attention')
@@ -300,8 +301,10 @@ class AttentionInpainter(LatentInpainter):
     attention_stride: s, a power of two <= 2**num_down; cells of s x s
       pixels, copied as 2s x 2s windows.
     band_sigma: Gaussian sigma (pixels) splitting fill and copied detail.
-    softmax_scale: DeepFill's similarity scale (sets the gradients).
-    fuse: attention propagation length (1 = off).
+    softmax_scale: similarity scale of the choice (sets the gradients).
+    num_offsets: candidate translations per image
+      (`contextual_attention.copy_band`).
+    window: cells over which a choice of offset is agreed.
   """
   base_channels: int
   encoder_channels: int
@@ -315,7 +318,8 @@ class AttentionInpainter(LatentInpainter):
   attention_stride: int
   band_sigma: float
   softmax_scale: float
-  fuse: int
+  num_offsets: int
+  window: int
   dtype: Dtype = jnp.float32
 
   def __post_init__(self):
@@ -323,8 +327,9 @@ class AttentionInpainter(LatentInpainter):
     if s < 2 or s & (s - 1) or s > 2 ** self.num_down:
       raise ValueError(f'attention_stride must be a power of two in [2, '
                        f'2**num_down={2 ** self.num_down}]; got {s}')
-    if self.band_sigma <= 0 or self.fuse < 1 or self.fill_iterations < 0:
-      raise ValueError('band_sigma must be > 0, fuse >= 1 and '
+    if (self.band_sigma <= 0 or self.num_offsets < 1 or self.window < 1
+        or self.fill_iterations < 0):
+      raise ValueError('band_sigma must be > 0, num_offsets and window >= 1, '
                        'fill_iterations >= 0.')
     super().__post_init__()
 
@@ -341,7 +346,8 @@ class AttentionInpainter(LatentInpainter):
         residual_gate=self.residual_gate,
         attention_channels=self.attention_channels,
         attention_stride=self.attention_stride, band_sigma=self.band_sigma,
-        softmax_scale=self.softmax_scale, fuse=self.fuse, dtype=self.dtype)
+        softmax_scale=self.softmax_scale, num_offsets=self.num_offsets,
+        window=self.window, dtype=self.dtype)
 
 
 class Networks(NamedTuple):

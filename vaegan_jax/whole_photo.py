@@ -1,0 +1,222 @@
+"""Whole photos of any size with a model trained on small crops.
+
+`fill` runs a model (any (images, holes, key) -> raw output function) on one
+photo:
+1. Crop: when the holes are small beside the photo, work on a box around
+   them with a margin of context (IOPaint's "crop" strategy).
+2. Coarse to fine: the coarsest scale makes the thickest hole about
+   `hole_fraction` of the training size, as in training.  At every finer
+   scale (x2) the model fills again; its output's low frequencies are
+   replaced by the upsampled coarser result, and its high frequencies (the
+   texture it copies at that scale) are kept, so texture is added at every
+   scale while the structure comes from the coarsest.
+3. Bounded cost: a scale larger than `tile` x `tile` runs as overlapping
+   tiles that touch a hole (blended with feathered weights); attention
+   memory is quadratic in the tile's area, never in the photo's.
+4. Seams: at every scale the fill is shifted by a smooth correction that
+   matches the pixels around the hole (`seam_correct`, Poisson-style), so
+   no step or colour shift shows at the border.
+
+Images are float32 [H, W, 3] in [0, 1]; holes bool [H, W] (True = missing).
+"""
+from typing import Callable, List, NamedTuple, Optional, Tuple
+
+import cv2
+import jax
+import numpy as np
+from scipy import ndimage
+
+# (images [B, h, w, 3], holes [B, h, w], key or None) -> raw [B, h, w, 3].
+ModelFn = Callable[[np.ndarray, np.ndarray, Optional[jax.Array]], np.ndarray]
+TILE = 256          # side of a model call on a large scale
+TILE_OVERLAP = 64   # blended border between neighbouring tiles
+TILE_BATCH = 4      # tiles per model call
+HOLE_FRACTION = 0.375  # thickest hole at the coarsest scale / training size
+# Host bytes per pixel of the working region: float copies of the image,
+# the result, the upsampled coarser result, the tile accumulators.
+BYTES_PER_PIXEL = 96
+
+
+class Plan(NamedTuple):
+  box: Tuple[int, int, int, int]  # y0, y1, x0, x1 of the working region
+  scales: Tuple[float, ...]       # coarse to fine, the last 1.0
+
+
+def hole_thickness(hole: np.ndarray) -> float:
+  """Diameter (pixels) of the largest disc inside the hole."""
+  if not hole.any():
+    return 0.0
+  return 2.0 * float(ndimage.distance_transform_edt(hole).max())
+
+
+def plan(hole: np.ndarray, work_size: int,
+         hole_fraction: float = HOLE_FRACTION) -> Plan:
+  """Working box and scales for one photo's hole [H, W] (see module doc)."""
+  h, w = hole.shape
+  ys, xs = np.nonzero(hole)
+  y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+  margin = max(work_size, y1 - y0, x1 - x0)
+  box = (max(0, y0 - margin), min(h, y1 + margin),
+         max(0, x0 - margin), min(w, x1 + margin))
+  region = hole[box[0]:box[1], box[2]:box[3]]
+  short = min(region.shape)
+  coarsest = min(1.0, max(hole_fraction * work_size
+                          / max(hole_thickness(region), 1.0),
+                          work_size / short))
+  scales = [coarsest]
+  while scales[-1] * 2 < 1.0:
+    scales.append(scales[-1] * 2)
+  if scales[-1] < 1.0:
+    scales.append(1.0)
+  return Plan(box=tuple(int(b) for b in box), scales=tuple(scales))
+
+
+def is_direct(p: Plan, shape: Tuple[int, int], tile: int = TILE) -> bool:
+  """True when the plan is one model call on the whole image."""
+  return (p.scales == (1.0,) and p.box == (0, shape[0], 0, shape[1])
+          and max(shape) <= tile)
+
+
+def _resize(x: np.ndarray, hw: Tuple[int, int]) -> np.ndarray:
+  if x.shape[:2] == tuple(hw):
+    return x
+  shrink = hw[0] < x.shape[0] or hw[1] < x.shape[1]
+  out = cv2.resize(x, (hw[1], hw[0]),
+                   interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+  return out.reshape(hw + x.shape[2:])
+
+
+def _resize_hole(hole: np.ndarray, hw: Tuple[int, int]) -> np.ndarray:
+  """A pixel is a hole at the new size if any of it was (conservative)."""
+  if hole.shape == tuple(hw):
+    return hole
+  area = cv2.resize(hole.astype(np.float32), (hw[1], hw[0]),
+                    interpolation=cv2.INTER_AREA)
+  near = cv2.resize(hole.astype(np.uint8), (hw[1], hw[0]),
+                    interpolation=cv2.INTER_NEAREST) > 0
+  return (area > 1e-3) | near
+
+
+def _push_pull(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+  """Smooth interpolation of values [h, w, c] from the `known` pixels."""
+  levels = [(values * known[..., None], known.astype(np.float32))]
+  while min(levels[-1][1].shape) > 1:
+    v, k = levels[-1]
+    hw = ((k.shape[0] + 1) // 2, (k.shape[1] + 1) // 2)
+    kk = _resize(k, hw)
+    vv = _resize(v, hw)
+    levels.append((vv, kk))
+  fill = levels[-1][0] / np.maximum(levels[-1][1], 1e-8)[..., None]
+  for v, k in reversed(levels[:-1]):
+    up = _resize(fill, k.shape)
+    mean = v / np.maximum(k, 1e-8)[..., None]
+    fill = np.where((k > 1e-3)[..., None], mean, up)
+  return fill
+
+
+def seam_correct(out: np.ndarray, image: np.ndarray, hole: np.ndarray,
+                 ring: int = 2, iterations: int = 30) -> np.ndarray:
+  """`out` in the hole, plus a smooth field that removes the seam.
+
+  The field interpolates (image - out) from a `ring`-pixel band around the
+  hole into it (push-pull, then Jacobi steps of Laplace's equation), so the
+  fill meets the visible pixels without a step or a colour shift; its own
+  gradients (the texture) are kept.  Returns the composited image.
+  """
+  if not hole.any():
+    return image.copy()
+  grown = ndimage.binary_dilation(hole, iterations=ring)
+  band = grown & ~hole
+  ys, xs = np.nonzero(grown)
+  sl = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+  h, b = hole[sl], band[sl]
+  diff = np.where(b[..., None], image[sl] - out[sl], 0.0).astype(np.float32)
+  field = _push_pull(diff, b)
+  inside = h[..., None]
+  for _ in range(iterations):
+    p = np.pad(field, ((1, 1), (1, 1), (0, 0)), mode='edge')
+    mean = (p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]) / 4.0
+    field = np.where(inside, mean, field)
+  result = image.copy()
+  result[sl] = np.where(inside, np.clip(out[sl] + field, 0.0, 1.0), image[sl])
+  return result
+
+
+def _starts(length: int, tile: int, overlap: int) -> List[int]:
+  if length <= tile:
+    return [0]
+  step = tile - overlap
+  starts = list(range(0, length - tile, step))
+  return starts + [length - tile]
+
+
+def _feather(length: int, tile: int, start: int, overlap: int) -> np.ndarray:
+  """1-D blend weights of a tile: ramps where it overlaps a neighbour."""
+  t = np.arange(tile, dtype=np.float32)
+  w = np.ones(tile, np.float32)
+  if start > 0:
+    w = np.minimum(w, (t + 1) / (overlap + 1))
+  if start + tile < length:
+    w = np.minimum(w, (tile - t) / (overlap + 1))
+  return w
+
+
+def run_tiled(model: ModelFn, image: np.ndarray, hole: np.ndarray, key,
+              tile: int = TILE, overlap: int = TILE_OVERLAP) -> np.ndarray:
+  """The model's raw output on [H, W, 3], tile by tile where it is large.
+
+  Only tiles that touch the hole run; pixels no tile covers keep `image`.
+  """
+  hgt, wid = hole.shape
+  if max(hgt, wid) <= tile:
+    return model(image[None], hole[None], key)[0]
+  th, tw = min(tile, hgt), min(tile, wid)
+  boxes = [(y, x) for y in _starts(hgt, th, overlap)
+           for x in _starts(wid, tw, overlap)
+           if hole[y:y + th, x:x + tw].any()]
+  acc = np.zeros(image.shape, np.float32)
+  weight = np.zeros(hole.shape + (1,), np.float32)
+  for i in range(0, len(boxes), TILE_BATCH):
+    chunk = boxes[i:i + TILE_BATCH]
+    imgs = np.stack([image[y:y + th, x:x + tw] for y, x in chunk])
+    holes = np.stack([hole[y:y + th, x:x + tw] for y, x in chunk])
+    sub = None if key is None else jax.random.fold_in(key, i)
+    outs = model(imgs, holes, sub)
+    for (y, x), o in zip(chunk, outs):
+      wgt = np.outer(_feather(hgt, th, y, overlap),
+                     _feather(wid, tw, x, overlap))[..., None]
+      acc[y:y + th, x:x + tw] += o * wgt
+      weight[y:y + th, x:x + tw] += wgt
+  return np.where(weight > 0, acc / np.maximum(weight, 1e-8), image)
+
+
+def fill(model: ModelFn, image: np.ndarray, hole: np.ndarray, *,
+         work_size: int, key=None, check_memory=None) -> np.ndarray:
+  """Fills one photo coarse to fine (module doc); returns [H, W, 3] float32.
+
+  check_memory: optional callable(bytes, what) raising MemoryError.
+  """
+  p = plan(hole, work_size)
+  y0, y1, x0, x1 = p.box
+  if check_memory is not None:
+    check_memory(BYTES_PER_PIXEL * (y1 - y0) * (x1 - x0),
+                 f'a working region of {y1 - y0}x{x1 - x0}')
+  region = np.ascontiguousarray(image[y0:y1, x0:x1], np.float32)
+  region_hole = hole[y0:y1, x0:x1]
+  result = None
+  for level, scale in enumerate(p.scales):
+    hw = (max(1, round(region.shape[0] * scale)),
+          max(1, round(region.shape[1] * scale)))
+    img_s = _resize(region, hw)
+    hole_s = _resize_hole(region_hole, hw) if scale < 1.0 else region_hole
+    sub = None if key is None else jax.random.fold_in(key, level)
+    raw = run_tiled(model, img_s, hole_s, sub)
+    if result is not None:
+      # Structure from the coarser scale, texture from this one.
+      coarse_hw = result.shape[:2]
+      low = _resize(result, hw)
+      raw = low + (raw - _resize(_resize(raw, coarse_hw), hw))
+    result = seam_correct(raw, img_s, hole_s)
+  out = np.array(image, np.float32)
+  out[y0:y1, x0:x1] = np.where(region_hole[..., None], result, region)
+  return out
