@@ -264,9 +264,9 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
        else orig.astype(np.float32))
   model = _model_fn(params)
   work = params.image_size
-  plans = [whole_photo.plan(hole[i], work) if hole[i].any() else None
-           for i in range(n)]
-  direct = all(p is None or whole_photo.is_direct(p, (h, w)) for p in plans)
+  direct = max(h, w) <= whole_photo.TILE and all(
+      whole_photo.is_direct(whole_photo.plan(hole[i], work), (h, w))
+      for i in range(n) if hole[i].any())
   if not direct:
     _check_host_memory(whole_photo.BYTES_PER_PIXEL * h * w,
                        f'an image of {h}x{w}')
@@ -283,7 +283,7 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
                       for i in range(n)])
     else:
       out = np.stack([
-          x[i] if plans[i] is None else whole_photo.fill(
+          whole_photo.fill(
               model, x[i], hole[i], work_size=work, key=key,
               check_memory=_check_host_memory) for i in range(n)])
     if orig.dtype == np.uint8:

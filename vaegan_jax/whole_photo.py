@@ -2,8 +2,9 @@
 
 `fill` runs a model (any (images, holes, key) -> raw output function) on one
 photo:
-1. Crop: when the holes are small beside the photo, work on a box around
-   them with a margin of context (IOPaint's "crop" strategy).
+1. Crop: holes are grouped (`groups`), and each group is filled in a box
+   around it with a margin of context (IOPaint's "crop" strategy), so a
+   small hole in a large photo costs what a small image costs.
 2. Coarse to fine: the coarsest scale makes the thickest hole about
    `hole_fraction` of the training size, as in training.  At every finer
    scale (x2) the model fills again; its output's low frequencies are
@@ -11,8 +12,8 @@ photo:
    texture it copies at that scale) are kept, so texture is added at every
    scale while the structure comes from the coarsest.
 3. Bounded cost: a scale larger than `tile` x `tile` runs as overlapping
-   tiles that touch a hole (blended with feathered weights); attention
-   memory is quadratic in the tile's area, never in the photo's.
+   tiles that touch a hole (blended with feathered weights), so memory
+   is bounded by the tile, not the photo.
 4. Seams: at every scale the fill is shifted by a smooth correction that
    matches the pixels around the hole (`seam_correct`, Poisson-style), so
    no step or colour shift shows at the border.
@@ -28,9 +29,9 @@ from scipy import ndimage
 
 # (images [B, h, w, 3], holes [B, h, w], key or None) -> raw [B, h, w, 3].
 ModelFn = Callable[[np.ndarray, np.ndarray, Optional[jax.Array]], np.ndarray]
-TILE = 256          # side of a model call on a large scale
+TILE = 512          # side of a model call on a large scale
 TILE_OVERLAP = 64   # blended border between neighbouring tiles
-TILE_BATCH = 4      # tiles per model call
+TILE_BATCH = 2      # tiles per model call
 HOLE_FRACTION = 0.375  # thickest hole at the coarsest scale / training size
 # Host bytes per pixel of the working region: float copies of the image,
 # the result, the upsampled coarser result, the tile accumulators.
@@ -49,26 +50,58 @@ def hole_thickness(hole: np.ndarray) -> float:
   return 2.0 * float(ndimage.distance_transform_edt(hole).max())
 
 
-def plan(hole: np.ndarray, work_size: int,
-         hole_fraction: float = HOLE_FRACTION) -> Plan:
-  """Working box and scales for one photo's hole [H, W] (see module doc)."""
+def _box_around(hole: np.ndarray, work_size: int) -> Tuple[int, ...]:
+  """The hole's bounding box grown by a margin of context on each side."""
   h, w = hole.shape
   ys, xs = np.nonzero(hole)
   y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
   margin = max(work_size, y1 - y0, x1 - x0)
-  box = (max(0, y0 - margin), min(h, y1 + margin),
-         max(0, x0 - margin), min(w, x1 + margin))
+  return (int(max(0, y0 - margin)), int(min(h, y1 + margin)),
+          int(max(0, x0 - margin)), int(min(w, x1 + margin)))
+
+
+def plan(hole: np.ndarray, work_size: int,
+         hole_fraction: float = HOLE_FRACTION) -> Plan:
+  """Working box and scales for one group of holes [H, W] (module doc)."""
+  box = _box_around(hole, work_size)
   region = hole[box[0]:box[1], box[2]:box[3]]
-  short = min(region.shape)
   coarsest = min(1.0, max(hole_fraction * work_size
                           / max(hole_thickness(region), 1.0),
-                          work_size / short))
+                          work_size / min(region.shape)))
   scales = [coarsest]
   while scales[-1] * 2 < 1.0:
     scales.append(scales[-1] * 2)
   if scales[-1] < 1.0:
     scales.append(1.0)
-  return Plan(box=tuple(int(b) for b in box), scales=tuple(scales))
+  return Plan(box=box, scales=tuple(scales))
+
+
+def groups(hole: np.ndarray, work_size: int) -> List[np.ndarray]:
+  """The hole split into groups whose working boxes do not overlap.
+
+  Far-apart holes are filled one box each (a small crop around each), not
+  in one box that spans the photo.
+  """
+  labels, count = ndimage.label(hole)
+  if count <= 1:
+    return [hole] if count else []
+  parts = [labels == i for i in range(1, count + 1)]
+  boxes = [_box_around(p, work_size) for p in parts]
+  merged = True
+  while merged:
+    merged = False
+    for i in range(len(parts)):
+      for j in range(i + 1, len(parts)):
+        a, b = boxes[i], boxes[j]
+        if a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]:
+          parts[i] = parts[i] | parts.pop(j)
+          boxes.pop(j)
+          boxes[i] = _box_around(parts[i], work_size)
+          merged = True
+          break
+      if merged:
+        break
+  return parts
 
 
 def is_direct(p: Plan, shape: Tuple[int, int], tile: int = TILE) -> bool:
@@ -118,27 +151,35 @@ def seam_correct(out: np.ndarray, image: np.ndarray, hole: np.ndarray,
                  ring: int = 2, iterations: int = 30) -> np.ndarray:
   """`out` in the hole, plus a smooth field that removes the seam.
 
-  The field interpolates (image - out) from a `ring`-pixel band around the
-  hole into it (push-pull, then Jacobi steps of Laplace's equation), so the
-  fill meets the visible pixels without a step or a colour shift; its own
-  gradients (the texture) are kept.  Returns the composited image.
+  Along the hole's inner edge (`ring` pixels) the field is the difference
+  between the visible colours around the hole (extended a few pixels in)
+  and `out`; inside, it is interpolated smoothly (push-pull, Jacobi steps
+  of Laplace's equation, a Gaussian of sigma `ring`).  So the fill meets
+  the visible pixels without a step or a colour shift, and its own detail
+  (the texture) is kept.  Returns the composited image.
   """
   if not hole.any():
     return image.copy()
-  grown = ndimage.binary_dilation(hole, iterations=ring)
-  band = grown & ~hole
+  grown = ndimage.binary_dilation(hole, iterations=ring + 1)
   ys, xs = np.nonzero(grown)
   sl = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
-  h, b = hole[sl], band[sl]
-  diff = np.where(b[..., None], image[sl] - out[sl], 0.0).astype(np.float32)
-  field = _push_pull(diff, b)
-  inside = h[..., None]
+  h = hole[sl]
+  outer = ndimage.binary_dilation(h, iterations=ring) & ~h
+  inner = h & ndimage.binary_dilation(~h, iterations=ring, border_value=0)
+  if not outer.any():
+    return np.where(hole[..., None], out, image)
+  ext = _push_pull(image[sl].astype(np.float32), outer)
+  diff = np.where(inner[..., None], ext - out[sl], 0.0).astype(np.float32)
+  field = _push_pull(diff, inner) if inner.any() else np.zeros_like(diff)
+  deep = (h & ~inner)[..., None]
   for _ in range(iterations):
     p = np.pad(field, ((1, 1), (1, 1), (0, 0)), mode='edge')
     mean = (p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]) / 4.0
-    field = np.where(inside, mean, field)
-  result = image.copy()
-  result[sl] = np.where(inside, np.clip(out[sl] + field, 0.0, 1.0), image[sl])
+    field = np.where(deep, mean, field)
+  field = cv2.GaussianBlur(field, (0, 0), ring).reshape(diff.shape)
+  result = np.where(hole[..., None], out, image).astype(np.float32)
+  result[sl] = np.where(h[..., None], np.clip(out[sl] + field, 0.0, 1.0),
+                        image[sl])
   return result
 
 
@@ -196,12 +237,21 @@ def fill(model: ModelFn, image: np.ndarray, hole: np.ndarray, *,
 
   check_memory: optional callable(bytes, what) raising MemoryError.
   """
+  out = np.array(image, np.float32)
+  for i, part in enumerate(groups(hole, work_size)):
+    sub = None if key is None else jax.random.fold_in(key, i)
+    _fill_group(model, out, part, work_size, sub, check_memory)
+  return out
+
+
+def _fill_group(model, out, hole, work_size, key, check_memory):
+  """Fills `hole` (one group) of `out` [H, W, 3] in place."""
   p = plan(hole, work_size)
   y0, y1, x0, x1 = p.box
   if check_memory is not None:
     check_memory(BYTES_PER_PIXEL * (y1 - y0) * (x1 - x0),
                  f'a working region of {y1 - y0}x{x1 - x0}')
-  region = np.ascontiguousarray(image[y0:y1, x0:x1], np.float32)
+  region = np.ascontiguousarray(out[y0:y1, x0:x1])
   region_hole = hole[y0:y1, x0:x1]
   result = None
   for level, scale in enumerate(p.scales):
@@ -217,6 +267,4 @@ def fill(model: ModelFn, image: np.ndarray, hole: np.ndarray, *,
       low = _resize(result, hw)
       raw = low + (raw - _resize(_resize(raw, coarse_hw), hw))
     result = seam_correct(raw, img_s, hole_s)
-  out = np.array(image, np.float32)
   out[y0:y1, x0:x1] = np.where(region_hole[..., None], result, region)
-  return out
