@@ -64,10 +64,14 @@ def plan(hole: np.ndarray, work_size: int,
          hole_fraction: float = HOLE_FRACTION) -> Plan:
   """Working box and scales for one group of holes [H, W] (module doc)."""
   box = _box_around(hole, work_size)
+  if (box[1] - box[0]) * (box[3] - box[2]) > 0.5 * hole.size:
+    box = (0, hole.shape[0], 0, hole.shape[1])  # a crop would save little
   region = hole[box[0]:box[1], box[2]:box[3]]
   coarsest = min(1.0, max(hole_fraction * work_size
                           / max(hole_thickness(region), 1.0),
                           work_size / min(region.shape)))
+  if coarsest > 0.75:
+    coarsest = 1.0  # a scale step this small adds a pass but no texture
   scales = [coarsest]
   while scales[-1] * 2 < 1.0:
     scales.append(scales[-1] * 2)
