@@ -27,12 +27,17 @@ def get_config():
   config.data.shuffle_buffer = 10_000
   config.data.prefetch = 4
 
-  config.model.vaegan.base_channels = 48
-  config.model.vaegan.max_channels = 384
-  config.model.vaegan.num_down = 4
-  config.model.vaegan.latent_channels = 64
-  config.model.vaegan.encoder_channels = 32
-  config.model.vaegan.dilations = (1, 2, 4, 8, 16, 1)
+  # The 'attention' generator (the default); 'vaegan' gets the same sizes so
+  # that --config.model.generator=vaegan compares like with like.
+  for name in ('attention', 'vaegan'):
+    net = config.model[name]
+    net.base_channels = 48
+    net.max_channels = 384
+    net.num_down = 4
+    net.latent_channels = 64
+    net.encoder_channels = 32
+    net.dilations = (1, 2, 4, 8, 16, 1)
+  config.model.attention.attention_channels = 64
   config.model.patch.channels = 64
   config.model.patch.max_channels = 384
   config.model.patch.num_layers = 4

@@ -25,7 +25,7 @@ def held_out():
 
 def test_shipped_model_is_small_and_loads():
   size = sum(f.stat().st_size for f in MODEL.rglob('*') if f.is_file())
-  assert size <= 10 * 2**20, size
+  assert size <= 20 * 2**20, size
   params = inference.load_params(str(MODEL))
   image = np.random.default_rng(0).uniform(size=(40, 56, 3)).astype(
       np.float32)
@@ -37,24 +37,25 @@ def test_shipped_model_is_small_and_loads():
 
 
 @pytest.mark.heavy
-def test_shipped_model_beats_the_mean_fill_at_20_40_percent(held_out):
-  # The shipped model is the #11 baseline (docs/quality.md): retrained on the
-  # embedded photos, it is a smooth fill (detail ~0.1) that meets none of
-  # the realism targets yet.  What holds: it is far better than the mean
-  # fill in PSNR, hole L1 and SWD.
+def test_shipped_model_has_real_texture_at_a_small_cost_in_psnr(held_out):
+  # The #13 model (docs/quality.md): on held-out crops with 20-40% holes its
+  # default fill is more realistic (lower SWD on hole patches) than both
+  # biharmonic's smooth fill and shift-map's copies, and pays less than
+  # 2.5 dB of PSNR against biharmonic for it.
   image, mask = held_out
   assert len(image) >= 20
   params = inference.load_params(str(MODEL))
   ours = inference.inpaint(params, image, mask[..., 0] > 0.5)
-  mean = baselines.inpaint_classical('mean', image, mask)
   truth = metrics.hole_patches(image, mask)
   scores = {}
-  for name, out in (('ours', ours), ('mean', mean)):
+  for name in ('ours', 'biharmonic', 'shiftmap'):
+    out = ours if name == 'ours' else baselines.inpaint_classical(
+        name, image, mask)
     scores[name] = metrics.summarize(metrics.image_metrics(out, image, mask))
     scores[name].update(metrics.swd(metrics.hole_patches(out, mask), truth))
-  assert scores['ours']['psnr'] > scores['mean']['psnr'] + 2.0, scores
-  assert scores['ours']['hole_l1'] < scores['mean']['hole_l1'], scores
-  assert scores['ours']['swd'] < scores['mean']['swd'], scores
+  assert scores['ours']['swd'] < scores['biharmonic']['swd'], scores
+  assert scores['ours']['swd'] < scores['shiftmap']['swd'], scores
+  assert scores['ours']['psnr'] >= scores['biharmonic']['psnr'] - 2.5, scores
 
 
 def test_cli_uses_the_shipped_model_without_workdir(tmp_path):

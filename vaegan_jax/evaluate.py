@@ -210,12 +210,15 @@ def format_table(result) -> str:
 
 
 def check_targets(result):
-  """The #11 targets, per bucket, for the rows present in one mode's result.
+  """The #13 targets, per bucket, for the rows present in one mode's result.
 
-  Default output (MODEL): SWD <= 1.25 x the oracle's and below every
-  classical row's; PSNR >= the oracle's; detail ratio in [0.85, 1.15].
-  Fidelity output (FIDELITY): PSNR >= biharmonic + 0.5 dB, SSIM >=
-  biharmonic's; and the default output at most 3 dB below it.
+  Default output (MODEL): SWD below every classical row's (shift-map
+  included); detail ratio in [0.85, 1.15]; PSNR >= biharmonic - 2.5 dB (a
+  perfect posterior sample pays 3 dB against the MMSE estimate, which the
+  fidelity target puts at biharmonic + 0.5).  Fidelity output (FIDELITY):
+  PSNR >= biharmonic + 0.5 dB, SSIM >= biharmonic's.  Diversity (bucket
+  'all'): mean pairwise hole L1 of the samples >= 0.02.  The oracle stays a
+  reference row without a target.
 
   Returns:
     list of (bucket, target, value, bound, met) with value and bound as
@@ -224,33 +227,31 @@ def check_targets(result):
   res = result['results']
   classical = [m for m in res if m not in (MODEL, FIDELITY, 'oracle')]
   checks = []
+
+  def add(bucket, name, value, bound, met):
+    checks.append((bucket, name, float(value), float(bound), bool(met)))
   for bucket, ours in res.get(MODEL, {}).items():
     if not ours['n']:
       continue
-    def add(name, value, bound, met):
-      checks.append((bucket, name, float(value), float(bound), bool(met)))
-    if 'oracle' in res:
-      oracle = res['oracle'][bucket]
-      add('default SWD <= 1.25 x oracle', ours['swd'], 1.25 * oracle['swd'],
-          ours['swd'] <= 1.25 * oracle['swd'])
-      add('default PSNR >= oracle', ours['psnr'], oracle['psnr'],
-          ours['psnr'] >= oracle['psnr'])
     if classical:
       best = min(res[m][bucket]['swd'] for m in classical)
-      add('default SWD < every classical row', ours['swd'], best,
+      add(bucket, 'default SWD < every classical row', ours['swd'], best,
           ours['swd'] < best)
-    add('default detail in [0.85, 1.15]', ours['detail_ratio'], 1.0,
+    add(bucket, 'default detail in [0.85, 1.15]', ours['detail_ratio'], 1.0,
         0.85 <= ours['detail_ratio'] <= 1.15)
-    if FIDELITY in res:
-      fid = res[FIDELITY][bucket]
-      if 'biharmonic' in res:
-        bih = res['biharmonic'][bucket]
-        add('fidelity PSNR >= biharmonic + 0.5', fid['psnr'],
+    if 'biharmonic' in res:
+      bih = res['biharmonic'][bucket]
+      add(bucket, 'default PSNR >= biharmonic - 2.5', ours['psnr'],
+          bih['psnr'] - 2.5, ours['psnr'] >= bih['psnr'] - 2.5)
+      if FIDELITY in res:
+        fid = res[FIDELITY][bucket]
+        add(bucket, 'fidelity PSNR >= biharmonic + 0.5', fid['psnr'],
             bih['psnr'] + 0.5, fid['psnr'] >= bih['psnr'] + 0.5)
-        add('fidelity SSIM >= biharmonic', fid['ssim'], bih['ssim'],
+        add(bucket, 'fidelity SSIM >= biharmonic', fid['ssim'], bih['ssim'],
             fid['ssim'] >= bih['ssim'])
-      add('default PSNR >= fidelity - 3', ours['psnr'], fid['psnr'] - 3.0,
-          ours['psnr'] >= fid['psnr'] - 3.0)
+  if 'diversity' in result and res.get(MODEL):
+    value = result['diversity']['pairwise_hole_l1']
+    add('all', 'diversity (hole L1) >= 0.02', value, 0.02, value >= 0.02)
   return checks
 
 

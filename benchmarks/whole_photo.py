@@ -1,0 +1,133 @@
+"""Whole-photo inpainting: warm time vs biharmonic, cold CLI, memory, 12 MP.
+
+  python benchmarks/whole_photo.py                  # shipped model
+  python benchmarks/whole_photo.py --workdir workdirs/default
+  python benchmarks/whole_photo.py --smoke
+
+The held-out photos (long side <= 1024, their object-like eval holes, as in
+eval.py's photo mode).  For each: the first and the median warm time of
+`inpaint`, and scikit-image's biharmonic on the same photo and hole.  Then
+a cold run of the file CLI in a fresh process (empty compile cache), its
+wall time and peak memory, and one 12-megapixel photo (an upscaled held-out
+photo with its hole), which must finish or raise MemoryError.  Peak memory
+of this process (ru_maxrss) is reported at the end.
+"""
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import bench_util  # pylint: disable=g-bad-import-order
+
+import cv2
+import numpy as np
+
+from configs import default as default_config  # pylint: disable=g-import-not-at-top
+from vaegan_jax import baselines
+from vaegan_jax import eval_data
+from vaegan_jax import image_io
+from vaegan_jax import inference
+
+
+def _gib(kib: int) -> float:
+  return kib / 2**20
+
+
+def _cold_cli(workdir: str, image: np.ndarray, hole: np.ndarray):
+  with tempfile.TemporaryDirectory() as tmp:
+    img, msk, out = (os.path.join(tmp, f) for f in ('i.png', 'm.png',
+                                                     'o.png'))
+    image_io.save_png(img, np.round(image * 255).astype(np.uint8))
+    image_io.save_png(msk, (hole * 255).astype(np.uint8))
+    env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=os.path.join(tmp, 'c'))
+    cmd = [sys.executable, '-m', 'vaegan_jax.inference', '--image', img,
+           '--mask', msk, '--output', out] + (
+               ['--workdir', workdir] if workdir else [])
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=bench_util.ROOT, env=env,
+                          capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - t
+    if proc.returncode:
+      raise RuntimeError(proc.stderr[-2000:])
+  peak = _gib(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+  return seconds, peak
+
+
+def main():
+  p = bench_util.parser('whole_photo', __doc__)
+  p.add_argument('--workdir', default='',
+                 help='model (default: the shipped pretrained model)')
+  p.add_argument('--photos', type=int, default=None,
+                 help='how many held-out photos (default all; smoke 1)')
+  p.add_argument('--megapixels', type=float, default=None,
+                 help='size of the large photo (default 12; smoke 0.5)')
+  args = p.parse_args()
+  repeats = args.repeats or (1 if args.smoke else 3)
+  params = inference.load_params(args.workdir or os.path.join(
+      inference.PRETRAINED_DIR, inference.DEFAULT_MODEL))
+  data = eval_data.load_eval_photos(default_config.get_config())
+  count = args.photos or (1 if args.smoke else len(data['image']))
+  max_side = 160 if args.smoke else 1024
+  rows, per_photo = [], []
+  for image, mask, name in list(zip(data['image'], data['mask'],
+                                    data['name']))[:count]:
+    scale = min(1.0, max_side / max(image.shape[:2]))
+    if scale < 1.0:
+      hw = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+      image = cv2.resize(image, hw, interpolation=cv2.INTER_AREA)
+      mask = cv2.resize(mask, hw, interpolation=cv2.INTER_NEAREST)
+    hole = mask.reshape(image.shape[:2]) > 0.5
+    t = time.perf_counter()
+    inference.inpaint(params, image, hole)
+    first = time.perf_counter() - t
+    warm = bench_util.median(bench_util.timed(
+        lambda: inference.inpaint(params, image, hole), repeats))
+    bih = bench_util.median(bench_util.timed(
+        lambda: baselines.inpaint_classical('biharmonic', image[None],
+                                            hole[None]), 1))
+    per_photo.append(dict(name=name, shape=image.shape[:2],
+                          hole=float(hole.mean()), first_s=first,
+                          warm_s=warm, biharmonic_s=bih))
+    rows.append((name, '{}x{}'.format(*image.shape[:2]), f'{hole.mean():.0%}',
+                 first, warm, bih, warm / bih))
+  bench_util.print_table(
+      f'whole photos, seconds (median of {repeats} warm calls)',
+      ['photo', 'size', 'hole', 'first', 'warm', 'biharmonic',
+       'warm/biharmonic'], rows)
+  ratios = [r['warm_s'] / r['biharmonic_s'] for r in per_photo]
+  results = {'photos': per_photo,
+             'median_warm_over_biharmonic': bench_util.median(ratios),
+             'max_warm_over_biharmonic': max(ratios)}
+
+  image, hole = data['image'][0], data['mask'][0][..., 0] > 0.5
+  cli_s, cli_peak = _cold_cli(args.workdir, image[:max_side, :max_side],
+                              hole[:max_side, :max_side])
+  results.update(cold_cli_s=cli_s, cold_cli_peak_gib=cli_peak)
+
+  mp = args.megapixels or (0.5 if args.smoke else 12.0)
+  h = int(round((mp * 1e6 * 3 / 4) ** 0.5))
+  w = h * 4 // 3
+  big = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
+  big_hole = cv2.resize(hole.astype(np.uint8), (w, h),
+                        interpolation=cv2.INTER_NEAREST) > 0
+  t = time.perf_counter()
+  try:
+    inference.inpaint(params, big, big_hole)
+    outcome = 'done'
+  except MemoryError as e:
+    outcome = f'MemoryError: {e}'
+  results.update(large_shape=(h, w), large_hole=float(big_hole.mean()),
+                 large_s=time.perf_counter() - t, large_outcome=outcome,
+                 peak_gib=_gib(resource.getrusage(
+                     resource.RUSAGE_SELF).ru_maxrss))
+  bench_util.print_table('cold CLI, large photo, peak memory', [
+      'cold CLI s', 'CLI peak GiB', f'{h}x{w} s', 'outcome', 'peak GiB'], [(
+          cli_s, cli_peak, results['large_s'], outcome[:40],
+          results['peak_gib'])])
+  bench_util.write_json(args.json, 'whole_photo', args, results)
+
+
+if __name__ == '__main__':
+  main()
