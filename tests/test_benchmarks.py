@@ -20,6 +20,8 @@ CASES = [
     ('input_pipeline', [], ['sizes']),
     ('masks', [], ['median', 'rates']),
     ('inpaint', [], ['sizes', 'sweep']),
+    ('whole_photo', [], ['photos', 'median_warm_over_biharmonic',
+                         'cold_cli_s', 'large_outcome', 'peak_gib']),
 ]
 
 

@@ -1,5 +1,6 @@
 """inpaint(): exact known pixels, any size, dtypes, batching, sampling."""
 import collections
+import time
 
 import jax
 import jax.monitoring
@@ -161,3 +162,29 @@ def test_nearby_sizes_share_compiled_models(params, monkeypatch):
   shapes = set(key[1] for key in inference._EXECUTABLES)
   assert shapes <= {(10, hb, wb) for hb in (80, 96) for wb in (80, 96)}
   assert len(_BACKEND_COMPILES) - before <= len(shapes), shapes
+
+
+@pytest.mark.heavy
+def test_twelve_megapixels_finish_or_fail_fast(params, monkeypatch):
+  h, w = 3000, 4000
+  y, x = np.mgrid[0:h, 0:w]
+  image = (128 + 60 * np.sin(x / 150.0)[..., None]
+           + 40 * np.cos(y / 90.0)[..., None]
+           + np.zeros(3)).astype(np.uint8)
+  mask = np.zeros((h, w), bool)
+  mask[1000:1080, 2000:2120] = True      # small holes far apart
+  mask[2500:2530, 300:400] = True
+  mask[0:60, 3900:4000] = True           # on the border (a corner)
+  t = time.perf_counter()
+  out = inference.inpaint(params, image, mask)
+  assert time.perf_counter() - t < 240
+  np.testing.assert_array_equal(out[~mask], image[~mask])
+  err = np.abs(out[mask].astype(float) - image[mask].astype(float)).mean()
+  assert err < 30  # a smooth photo: the fill is close to it
+  # Too large for the free memory: a MemoryError before any model call.
+  monkeypatch.setattr(inference.inputs, 'available_bytes', lambda d: 2**28)
+  monkeypatch.setattr(inference, '_executable', None)  # must not be reached
+  t = time.perf_counter()
+  with pytest.raises(MemoryError, match=r'3000x4000.*GiB.*free'):
+    inference.inpaint(params, image, mask)
+  assert time.perf_counter() - t < 10

@@ -88,7 +88,7 @@ def test_train_resume_inpaint_eval(tmp_path):
       assert set(row['all']) >= {'swd_x1', 'ssim', 'detail_ratio', 'hole_l1'}
     assert all(s > 0 for s in result['seconds_per_image'].values())
     assert {t['target'] for t in result['targets']} >= {
-        'default SWD <= 1.25 x oracle', 'fidelity PSNR >= biharmonic + 0.5'}
+        'default PSNR >= biharmonic - 2.5', 'fidelity PSNR >= biharmonic + 0.5'}
     assert os.path.isfile(os.path.join(workdir, 'eval',
                                        f'eval_{tag}_folder.png'))
   assert 'diversity' in json.load(open(os.path.join(workdir, 'eval',

@@ -260,16 +260,16 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
     return np.stack(outs) if num_samples is not None else outs[0]
   n, h, w = orig.shape[:3]
   sampled = num_samples is not None or rng is not None
-  x = (orig.astype(np.float32) / 255.0 if orig.dtype == np.uint8
-       else orig.astype(np.float32))
   model = _model_fn(params)
   work = params.image_size
   direct = max(h, w) <= whole_photo.TILE and all(
       whole_photo.is_direct(whole_photo.plan(hole[i], work), (h, w))
       for i in range(n) if hole[i].any())
-  if not direct:
-    _check_host_memory(whole_photo.BYTES_PER_PIXEL * h * w,
-                       f'an image of {h}x{w}')
+  if not direct:  # Before any copy of a large image is made.
+    _check_host_memory(whole_photo.BYTES_PER_PIXEL * n * h * w,
+                       f'{n} image(s) of {h}x{w}')
+  x = (orig.astype(np.float32) / 255.0 if orig.dtype == np.uint8
+       else orig.astype(np.float32))
   if not sampled:
     keys = [None]
   else:

@@ -20,6 +20,7 @@ photo:
 
 Images are float32 [H, W, 3] in [0, 1]; holes bool [H, W] (True = missing).
 """
+import math
 from typing import Callable, List, NamedTuple, Optional, Tuple
 
 import cv2
@@ -70,13 +71,9 @@ def plan(hole: np.ndarray, work_size: int,
   coarsest = min(1.0, max(hole_fraction * work_size
                           / max(hole_thickness(region), 1.0),
                           work_size / min(region.shape)))
-  if coarsest > 0.75:
-    coarsest = 1.0  # a scale step this small adds a pass but no texture
-  scales = [coarsest]
-  while scales[-1] * 2 < 1.0:
-    scales.append(scales[-1] * 2)
-  if scales[-1] < 1.0:
-    scales.append(1.0)
+  # Scales 2**-L, ..., 1/2, 1: each finer scale doubles the previous one.
+  levels = max(0, int(round(math.log2(1.0 / coarsest))))
+  scales = [2.0 ** -level for level in range(levels, -1, -1)]
   return Plan(box=box, scales=tuple(scales))
 
 
