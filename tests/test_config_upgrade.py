@@ -10,8 +10,8 @@ from vaegan_jax import inference
 
 
 def test_old_config_json_is_upgraded_when_read(tmp_path):
-  # The shipped model's config.json predates networks by name.
-  shipped = os.path.join(inference.PRETRAINED_DIR, inference.DEFAULT_MODEL)
+  # The earlier shipped model's config.json predates networks by name.
+  shipped = os.path.join(inference.PRETRAINED_DIR, 'vaegan64_r1')
   with open(os.path.join(shipped, checkpoint.CONFIG_FILE)) as f:
     old = json.load(f)['config']
   assert 'num_down' in old['model'] and 'kl_weight' in old['loss']

@@ -14,6 +14,7 @@ from tests.test_train_lib import _single_device_steps
 from vaegan_jax import config_lib
 from vaegan_jax import losses
 from vaegan_jax import models
+from vaegan_jax import registry
 from vaegan_jax import train_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,7 +29,9 @@ def _examples():
 
 def test_new_generator_and_loss_term_from_the_docs(monkeypatch):
   # The examples register into these; restore them for the other tests.
-  monkeypatch.setattr(models, 'REGISTRY', dict(models.REGISTRY))
+  names = dict(models.REGISTRY)
+  monkeypatch.setattr(registry, 'REGISTRY', names)  # register() adds here
+  monkeypatch.setattr(models, 'REGISTRY', names)    # create_networks reads
   monkeypatch.setattr(losses, 'GENERATOR_TERMS', dict(losses.GENERATOR_TERMS))
   blocks = _examples()
   assert len(blocks) == 4, 'expected generator, config, loss, weight blocks'

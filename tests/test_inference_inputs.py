@@ -224,14 +224,15 @@ def test_load_params_bad_directories(tmp_path, state):
   write(dict(payload, format_version=0))
   _raises('format 0', inference.load_params, good)
   model = payload['config']['model']
+  gen = model['generator']
   write(dict(payload, config={**payload['config'], 'model': dict(
-      model, vaegan=dict(model['vaegan'], base_channels=12))}))
+      model, **{gen: dict(model[gen], base_channels=12)})}))
   msg = _raises('incompatible version', inference.load_params, good)
   assert 'shape' in msg and 'generator' in msg
-  vaegan = dict(model['vaegan'])
-  del vaegan['num_down']
+  sub = dict(model[gen])
+  del sub['num_down']
   write(dict(payload, config={**payload['config'], 'model': dict(
-      model, vaegan=vaegan)}))
+      model, **{gen: sub})}))
   _raises('incompatible version', inference.load_params, good)
   with open(config_path, 'w') as f:
     f.write('{"format_version": 1, "conf')

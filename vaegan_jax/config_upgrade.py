@@ -15,6 +15,20 @@ _LEGACY = {'model': {'dtype': 'float32', 'initial_fill': 'none',
                     'tfds_download': False}}
 
 
+# Sub-configs of networks registered later, as configs/default.py first
+# gave them: an older config names another network, so these are unused but
+# keep the layout complete.
+_LATER_NETWORKS = {
+    'attention': {'base_channels': 16, 'encoder_channels': 16,
+                  'max_channels': 128, 'num_down': 3, 'latent_channels': 16,
+                  'dilations': [1, 2, 4, 8], 'fill_iterations': 100,
+                  'residual_gate': True, 'attention_channels': 32,
+                  'attention_stride': 4, 'band_sigma': 2.0,
+                  'softmax_scale': 10.0, 'num_offsets': 4, 'window': 3},
+    'multiscale': {'channels': 32, 'max_channels': 128, 'num_layers': 3,
+                   'num_scales': 2}}
+
+
 def upgrade(config: dict) -> dict:
   """An older config.json's dict in today's layout (configs/default.py).
 
@@ -47,5 +61,8 @@ def upgrade(config: dict) -> dict:
                      ('prior_hole', 'prior_hole'), ('r1', 'r1')):
       weights[new] = loss.pop(f'{old}_weight')
     loss['weights'] = weights
+  for name, sub in _LATER_NETWORKS.items():
+    if 'generator' in config.get('model', {}):
+      config['model'].setdefault(name, sub)
   config.setdefault('init_from', '')
   return config
