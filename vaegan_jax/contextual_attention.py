@@ -53,14 +53,18 @@ def valid_keys(mask, stride: int):
 
 
 def _correlate(a, b):
-  """c[o] = sum_q a[q] * b[q + o] for a, b [h, w] (zero outside).
+  """c[o] = sum_{q, c} a[q, c] * b[q + o, c] for a, b [h, w] or [h, w, C].
 
-  Returns [2h, 2w]; offset (dy, dx) is at index (dy mod 2h, dx mod 2w).
+  Zero outside; one batched FFT over the channels.  Returns [2h, 2w];
+  offset (dy, dx) is at index (dy mod 2h, dx mod 2w).
   """
-  h, w = a.shape
-  fa = jnp.fft.rfft2(a, s=(2 * h, 2 * w))
-  fb = jnp.fft.rfft2(b, s=(2 * h, 2 * w))
-  return jnp.fft.irfft2(jnp.conj(fa) * fb, s=(2 * h, 2 * w))
+  h, w = a.shape[:2]
+  if a.ndim == 2:
+    a, b = a[..., None], b[..., None]
+  fa = jnp.fft.rfft2(a, s=(2 * h, 2 * w), axes=(0, 1))
+  fb = jnp.fft.rfft2(b, s=(2 * h, 2 * w), axes=(0, 1))
+  return jnp.fft.irfft2(jnp.sum(jnp.conj(fa) * fb, axis=-1),
+                        s=(2 * h, 2 * w))
 
 
 def _shift(x, dy, dx):
@@ -87,8 +91,7 @@ def candidate_offsets(features, hole_cells, valid, num_offsets: int):
                                 'SAME')
   ring = grown * (1.0 - hole)
   ring = jnp.where(jnp.sum(ring) > 0, ring, 1.0 - hole)
-  sim = sum(_correlate(ring * features[..., c], features[..., c])
-            for c in range(features.shape[-1]))
+  sim = _correlate(ring[..., None] * features, features)
   sim = sim / jnp.maximum(jnp.sum(ring), 1.0)
   covered = _correlate(hole, valid.astype(jnp.float32))
   bad = 1.0 - covered / jnp.maximum(jnp.sum(hole), 1.0)

@@ -30,7 +30,7 @@ from scipy import ndimage
 
 # (images [B, h, w, 3], holes [B, h, w], key or None) -> raw [B, h, w, 3].
 ModelFn = Callable[[np.ndarray, np.ndarray, Optional[jax.Array]], np.ndarray]
-TILE = 512          # side of a model call on a large scale
+TILE = 256          # side of a model call on a large scale
 TILE_OVERLAP = 64   # blended border between neighbouring tiles
 TILE_BATCH = 2      # tiles per model call
 HOLE_FRACTION = 0.375  # thickest hole at the coarsest scale / training size
