@@ -161,6 +161,12 @@ class LatentInpainter(nn.Module):
   def size_multiple(self) -> int:
     return 2 ** self.num_down
 
+  def encoder_kwargs(self):
+    """The prior's and the posterior's `Encoder` arguments (one network)."""
+    return dict(channels=self.encoder_channels,
+                max_channels=self.max_channels, num_down=self.num_down,
+                latent_channels=self.latent_channels, dtype=self.dtype)
+
   def latent_shape(self, height: int, width: int, batch: int):
     f = self.size_multiple
     return (batch, height // f, width // f, self.latent_channels)
@@ -221,12 +227,9 @@ class VAEInpainter(LatentInpainter):
     super().__post_init__()
 
   def setup(self):
-    encoder = dict(channels=self.encoder_channels,
-                   max_channels=self.max_channels, num_down=self.num_down,
-                   latent_channels=self.latent_channels, dtype=self.dtype)
     # The attribute names are the checkpoint keys.
-    self.prior = Encoder(**encoder)
-    self.posterior = Encoder(**encoder)
+    self.prior = Encoder(**self.encoder_kwargs())
+    self.posterior = Encoder(**self.encoder_kwargs())
     self.generator = Decoder(
         channels=self.base_channels, max_channels=self.max_channels,
         num_down=self.num_down, dilations=tuple(self.dilations),
@@ -334,11 +337,9 @@ class AttentionInpainter(LatentInpainter):
     super().__post_init__()
 
   def setup(self):
-    encoder = dict(channels=self.encoder_channels,
-                   max_channels=self.max_channels, num_down=self.num_down,
-                   latent_channels=self.latent_channels, dtype=self.dtype)
-    self.prior = Encoder(**encoder)
-    self.posterior = Encoder(**encoder)
+    # The attribute names are the checkpoint keys.
+    self.prior = Encoder(**self.encoder_kwargs())
+    self.posterior = Encoder(**self.encoder_kwargs())
     self.generator = TextureDecoder(
         channels=self.base_channels, max_channels=self.max_channels,
         num_down=self.num_down, dilations=tuple(self.dilations),
