@@ -140,6 +140,23 @@ def test_brush_rasterisation_matches_distance_field():
     np.testing.assert_array_equal(got, want.astype(np.float32), str(trial))
 
 
+def test_render_is_exact_past_float32_pixel_indices():
+  # Past 2**24 pixels float32 indices are no longer exact: a batch of 4097
+  # masks of 64 x 64 once drew pixels of -1, -2 and -3.
+  width, height = 16, 2 ** 20 + 8
+  far = 2 ** 20 + 5  # Its pixels start at 2**24 + 80.
+  got = rasterize.render(np.array([3., far], np.float32),
+                         np.array([2., 7.], np.float32),
+                         np.array([5., 7.5], np.float32), height, width)
+  got = got.numpy()
+  want = np.zeros(width, np.float32)
+  np.testing.assert_array_equal(got[3], np.where(
+      (np.arange(width) >= 2) & (np.arange(width) <= 5), 1., 0.))
+  want[7] = 1.
+  np.testing.assert_array_equal(got[far], want)
+  assert got.sum() == 5.
+
+
 def test_accepts_int32_seeds_and_plain_configs():
   config = types.SimpleNamespace(free_form=1., thin=0., medium=0., thick=0.,
                                  box=1., min_ratio=0.1, max_ratio=0.5)
