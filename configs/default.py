@@ -74,10 +74,14 @@ def get_config():
   config.model.attention.residual_gate = True
   config.model.attention.attention_channels = 32
   config.model.attention.attention_stride = 4  # cells of 4x4 px.
-  config.model.attention.band_sigma = 2.0      # copied detail: fill - blur.
+  config.model.attention.band_sigma = 8.0      # copied detail: fill - blur.
   config.model.attention.softmax_scale = 10.0
   config.model.attention.num_offsets = 4  # candidate translations per image.
   config.model.attention.window = 3       # cells that agree on one offset.
+  # Candidates >= 4 cells apart, and a variance-preserving blend where two
+  # copies meet: the copy keeps the photo's contrast (docs/quality.md).
+  config.model.attention.min_distance = 4
+  config.model.attention.blend = 'energy'
   config.model.patch = ml_collections.ConfigDict()
   config.model.patch.channels = 32
   config.model.patch.max_channels = 128

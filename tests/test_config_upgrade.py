@@ -43,3 +43,11 @@ def test_old_config_json_is_upgraded_when_read(tmp_path):
   new = default.get_config()
   assert config_upgrade.upgrade(json.loads(new.to_json())) == json.loads(
       new.to_json())
+
+
+def test_attention_keys_added_later_get_the_values_trained_with():
+  config = json.loads(default.get_config().to_json())
+  for key in ('min_distance', 'blend'):
+    del config['model']['attention'][key]
+  upgraded = config_upgrade.upgrade(config)['model']['attention']
+  assert upgraded['min_distance'] == 0 and upgraded['blend'] == 'linear'

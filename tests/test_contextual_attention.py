@@ -48,6 +48,39 @@ def test_candidate_offsets_find_the_matching_surroundings():
   assert tuple(offsets[0]) == (0, -8)
 
 
+def test_candidate_offsets_keep_their_distance():
+  feats = jax.random.normal(jax.random.PRNGKey(7), (16, 16, 6))
+  feats = jax.image.resize(feats[:4, :4], (16, 16, 6), 'linear')  # smooth
+  feats = feats / jnp.linalg.norm(feats, axis=-1, keepdims=True)
+  hole = jnp.zeros((16, 16), bool).at[6:10, 6:10].set(True)
+  valid = ~jnp.zeros((16, 16), bool).at[5:11, 5:11].set(True)
+  near = np.asarray(ca.candidate_offsets(feats, hole, valid, 4))
+  apart = np.asarray(ca.candidate_offsets(feats, hole, valid, 4,
+                                          min_distance=3))
+  gaps = lambda o: [np.abs(a - b).max() for i, a in enumerate(o)  # pylint: disable=unnecessary-lambda-assignment
+                    for b in o[i + 1:]]
+  assert min(gaps(near)) < 3  # the best scores sit side by side
+  assert min(gaps(apart)) >= 3
+  np.testing.assert_array_equal(apart[0], near[0])
+
+
+def test_energy_blend_keeps_the_contrast_where_copies_meet():
+  # Random features: cells choose different offsets, and between them the
+  # linear blend of unrelated copies loses contrast; 'energy' keeps it.
+  feats = jax.random.normal(jax.random.PRNGKey(8), (1, 16, 16, 8))
+  mask = jnp.zeros((1, 64, 64, 1)).at[:, 16:48, 16:48].set(1.0)
+  band = jax.random.normal(jax.random.PRNGKey(9), (1, 64, 64, 1))
+  kwargs = dict(stride=4, num_offsets=4, window=1, min_distance=2)
+  linear = ca.copy_band(feats, mask, band * (1 - mask), **kwargs)
+  energy = ca.copy_band(feats, mask, band * (1 - mask), blend='energy',
+                        **kwargs)
+  hole = np.asarray(mask[0, ..., 0]) > 0
+  std = lambda x: float(np.std(np.asarray(x[0, ..., 0])[hole]))  # pylint: disable=unnecessary-lambda-assignment
+  assert std(linear) < 0.9 and abs(std(energy) - 1.0) < 0.1
+  same = np.isclose(np.asarray(linear), np.asarray(energy))[0, ..., 0]
+  assert same[hole].mean() > 0.2  # inside one copy nothing changes
+
+
 def test_copy_band_copies_the_translated_region_coherently():
   # An image whose right half repeats its left half: the hole on the right
   # must be filled with exactly the left half's pixels.

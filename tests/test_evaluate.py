@@ -22,7 +22,7 @@ def _row(psnr, ssim, swd, detail):
 def test_check_targets():
   result = {'results': {
       'vaegan': _row(28.0, 0.80, 100.0, 0.9),
-      'vaegan_mean8': _row(31.0, 0.86, 300.0, 0.2),
+      'vaegan_fidelity': _row(31.0, 0.86, 300.0, 0.2),
       'biharmonic': _row(30.0, 0.85, 400.0, 0.05),
       'shiftmap': _row(27.0, 0.80, 110.0, 1.0),
       'oracle': _row(28.0, 0.82, 90.0, 0.8)},

@@ -108,6 +108,32 @@ def test_generator_contract_k_latents_per_image(setup):
     _apply(nets, g_params, 'decode', x, m, z[:5])
 
 
+def test_generator_contract_fidelity_output(setup):
+  # fidelity=True: the same inputs, a valid output; for the attention
+  # generator it is the base fill alone, so the attention branch (every
+  # generator weight outside 'base') cannot change it.
+  config, nets, g_params, _ = setup
+  x = jax.random.uniform(jax.random.PRNGKey(1), (2, 16, 16, 3), minval=-1)
+  m = jnp.zeros((2, 16, 16, 1)).at[:, 4:12, 2:10].set(1.0)
+  fid = _apply(nets, g_params, 'complete', x, m, fidelity=True)
+  assert fid.shape == x.shape and float(jnp.max(jnp.abs(fid))) <= 1.0
+  default = _apply(nets, g_params, 'complete', x, m)
+  if config.model.generator != 'attention':
+    np.testing.assert_array_equal(fid, default)
+    return
+  assert float(jnp.max(jnp.abs(fid - default))) > 1e-3
+  gen = dict(g_params['generator'])
+  keys = iter(jax.random.split(jax.random.PRNGKey(5), 100))
+  moved = {k: (v if k == 'base' else jax.tree_util.tree_map(
+      lambda p: jax.random.normal(next(keys), p.shape), v))
+           for k, v in gen.items()}
+  other = dict(g_params, generator=moved)
+  np.testing.assert_array_equal(
+      _apply(nets, other, 'complete', x, m, fidelity=True), fid)
+  assert float(jnp.max(jnp.abs(
+      _apply(nets, other, 'complete', x, m) - default))) > 1e-3
+
+
 @pytest.mark.parametrize('name', DISCRIMINATORS)
 def test_discriminator_contract(name):
   config = _config(discriminator=name)

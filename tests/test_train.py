@@ -81,7 +81,7 @@ def test_train_resume_inpaint_eval(tmp_path):
     with open(os.path.join(workdir, 'eval', f'eval_{tag}_folder.json')) as f:
       result = json.load(f)
     assert result['step'] == 4 and result['mode'] == tag
-    assert set(result['results']) == {'vaegan', 'vaegan_mean8', 'biharmonic',
+    assert set(result['results']) == {'vaegan', 'vaegan_fidelity', 'biharmonic',
                                       'mean', 'shiftmap', 'oracle'}
     for row in result['results'].values():
       assert row['all']['psnr'] > 0 and row['all']['swd'] > 0

@@ -24,7 +24,8 @@ _LATER_NETWORKS = {
                   'dilations': [1, 2, 4, 8], 'fill_iterations': 100,
                   'residual_gate': True, 'attention_channels': 32,
                   'attention_stride': 4, 'band_sigma': 2.0,
-                  'softmax_scale': 10.0, 'num_offsets': 4, 'window': 3},
+                  'softmax_scale': 10.0, 'num_offsets': 4, 'window': 3,
+                  'min_distance': 0, 'blend': 'linear'},
     'multiscale': {'channels': 32, 'max_channels': 128, 'num_layers': 3,
                    'num_scales': 2}}
 
@@ -63,6 +64,8 @@ def upgrade(config: dict) -> dict:
     loss['weights'] = weights
   for name, sub in _LATER_NETWORKS.items():
     if 'generator' in config.get('model', {}):
-      config['model'].setdefault(name, sub)
+      config['model'].setdefault(name, {})
+      for key, value in sub.items():  # Keys added to a network later.
+        config['model'][name].setdefault(key, value)
   config.setdefault('init_from', '')
   return config

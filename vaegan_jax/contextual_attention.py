@@ -13,7 +13,9 @@ translations instead (shift-map style, Pritch et al. 2009):
    match its own best, agreed over a window of cells, so whole regions
    copy with one offset: coherent texture;
 3. the chosen detail is copied at full resolution, blended bilinearly
-   between cells.
+   between cells; 'energy' blending rescales the blend by
+   sum(w) / sqrt(sum(w**2)), so that where two unrelated copies meet the
+   texture keeps its contrast instead of fading by up to half.
 The choice is hard in the forward pass (a copy, not an average that would
 blur), with softmax gradients (straight-through), so the features still
 learn where to copy from.
@@ -25,6 +27,8 @@ import functools
 
 import jax
 import jax.numpy as jnp
+
+BLENDS = ('linear', 'energy')
 
 
 def patches3x3(x):
@@ -75,14 +79,18 @@ def _shift(x, dy, dx):
   return jax.lax.dynamic_slice(jnp.pad(x, pad), start, x.shape)
 
 
-def candidate_offsets(features, hole_cells, valid, num_offsets: int):
+def candidate_offsets(features, hole_cells, valid, num_offsets: int,
+                      min_distance: int = 0):
   """The `num_offsets` best translations (cells) to copy one image's hole.
 
   features [h, w, C] unit-norm patch features; hole_cells [h, w] (cells
   with hole pixels), valid [h, w] (cells that may be copied).  An offset o
   scores the mean similarity of the visible ring around the hole to the
   ring moved by o (template matching of the hole's surroundings), minus 4x
-  the fraction of hole cells that o would copy from invalid cells.
+  the fraction of hole cells that o would copy from invalid cells.  With
+  min_distance > 0 the offsets are picked greedily, each at least that many
+  cells (Chebyshev) from those before: the best scores sit next to each
+  other, and near-equal offsets would cover the same part of the hole.
   Returns [num_offsets, 2] int32 (dy, dx); not differentiable.
   """
   h, w = hole_cells.shape
@@ -103,18 +111,28 @@ def candidate_offsets(features, hole_cells, valid, num_offsets: int):
   # Index h (or w) is no offset at all; (0, 0) copies the hole itself.
   score = jnp.where((dy == -h)[:, None] | (dx == -w)[None, :], -1e9, score)
   score = score.at[0, 0].set(-1e9)
-  _, idx = jax.lax.top_k(score.reshape(-1), num_offsets)
-  return jnp.stack([dy[idx // (2 * w)], dx[idx % (2 * w)]], axis=-1)
+  if min_distance <= 0:
+    _, idx = jax.lax.top_k(score.reshape(-1), num_offsets)
+    return jnp.stack([dy[idx // (2 * w)], dx[idx % (2 * w)]], axis=-1)
+  picked = []
+  for _ in range(num_offsets):
+    i = jnp.argmax(score.reshape(-1))
+    oy, ox = dy[i // (2 * w)], dx[i % (2 * w)]
+    picked.append(jnp.stack([oy, ox]))
+    near = ((jnp.abs(dy - oy) < min_distance)[:, None]
+            & (jnp.abs(dx - ox) < min_distance)[None, :])
+    score = jnp.where(near, score - 1e6, score)
+  return jnp.stack(picked)
 
 
 def _copy_one(features, hole_cells, valid, band, *, stride, num_offsets,
-              window, scale):
+              window, scale, min_distance=0, blend='linear'):
   """One image: band [H, W, C] copied into every cell by its chosen offset."""
   feats = patches3x3(features[None].astype(jnp.float32))[0]
   feats = feats / jnp.sqrt(jnp.sum(jnp.square(feats), -1, keepdims=True)
                            + 1e-6)
   offsets = candidate_offsets(jax.lax.stop_gradient(feats), hole_cells,
-                              valid, num_offsets)
+                              valid, num_offsets, min_distance)
 
   def per_offset(o):
     moved = _shift(feats, o[0], o[1])
@@ -134,11 +152,17 @@ def _copy_one(features, hole_cells, valid, band, *, stride, num_offsets,
   hh, ww = band.shape[:2]
   # Bilinear weights per pixel: neighbouring cells' copies blend smoothly.
   weights = jax.image.resize(choice, (num_offsets, hh, ww), 'linear')
-  return jnp.sum(weights[..., None] * pixels, axis=0)
+  out = jnp.sum(weights[..., None] * pixels, axis=0)
+  if blend == 'energy':
+    norm = jnp.sqrt(jnp.sum(jnp.square(jax.lax.stop_gradient(weights)), 0))
+    total = jnp.sum(jax.lax.stop_gradient(weights), 0)
+    out = out * (total / jnp.maximum(norm, 1e-3))[..., None]
+  return out
 
 
 def copy_band(features, mask, band, *, stride: int, num_offsets: int = 4,
-              window: int = 3, scale: float = 10.0):
+              window: int = 3, scale: float = 10.0, min_distance: int = 0,
+              blend: str = 'linear'):
   """Texture copied into the hole from translated visible regions.
 
   Shift-map style: for each image, `candidate_offsets` picks a few
@@ -152,6 +176,8 @@ def copy_band(features, mask, band, *, stride: int, num_offsets: int = 4,
     features: [N, h, w, C] attention features at 1/s resolution.
     mask: [N, h*s, w*s, 1], 1 = hole.
     band: [N, h*s, w*s, C'] the detail to copy (visible where copied).
+    min_distance: see `candidate_offsets`.
+    blend: 'linear', or 'energy' (variance-preserving, see module doc).
   Returns:
     [N, h*s, w*s, C'] copied detail (meaningful in the hole).
   """
@@ -159,7 +185,7 @@ def copy_band(features, mask, band, *, stride: int, num_offsets: int = 4,
   valid = valid_keys(mask, stride)
   return jax.vmap(functools.partial(
       _copy_one, stride=stride, num_offsets=num_offsets, window=window,
-      scale=scale))(features, hole_cells, valid, band)
+      scale=scale, min_distance=min_distance, blend=blend))(features, hole_cells, valid, band)
 
 
 def nn_max_pool(mask, stride: int):

@@ -105,16 +105,16 @@ def _frozen_model_config(model_config) -> str:
   return json.dumps(model_config.to_dict(), sort_keys=True, default=list)
 
 
-def _run(frozen_config: str, params, image, mask, eps):
+def _run(frozen_config: str, fidelity: bool, params, image, mask, eps):
   config = ml_collections.ConfigDict(json.loads(frozen_config))
   generator = models.create_networks(config).generator
   out = generator.apply({'params': params}, image * 2.0 - 1.0, mask, eps,
-                        method='complete')
+                        fidelity=fidelity, method='complete')
   return (out + 1.0) / 2.0
 
 
-_run_jit = jax.jit(_run, static_argnums=0)
-_EXECUTABLES = collections.OrderedDict()  # (config, shape, sampled) -> exe
+_run_jit = jax.jit(_run, static_argnums=(0, 1))
+_EXECUTABLES = collections.OrderedDict()  # (config, shape, ...) -> exe
 _MAX_EXECUTABLES = 16
 # Host copies per padded pixel: float image, padded image, mask, output.
 _HOST_BYTES_PER_PIXEL = 48
@@ -126,17 +126,17 @@ def _abstract(tree):
 
 
 def _executable(params: InpaintParams, shape: Tuple[int, int, int],
-                sampled: bool):
+                sampled: bool, fidelity: bool):
   """The compiled model for padded [N, H, W]; MemoryError if it cannot fit."""
   frozen = _frozen_model_config(params.model_config)
-  key = (frozen, shape, sampled)
+  key = (frozen, shape, sampled, fidelity)
   if key not in _EXECUTABLES:
     n, h, w = shape
     eps = (jax.ShapeDtypeStruct(
         params.networks.generator.latent_shape(h, w, n), jnp.float32)
            if sampled else None)
     compiled = _run_jit.lower(
-        frozen, _abstract(params.params),
+        frozen, fidelity, _abstract(params.params),
         jax.ShapeDtypeStruct((n, h, w, 3), jnp.float32),
         jax.ShapeDtypeStruct((n, h, w, 1), jnp.float32), eps).compile()
     stats = compiled.memory_analysis()
@@ -189,7 +189,8 @@ def _pad(x: np.ndarray, shape: Tuple[int, int, int]) -> np.ndarray:
   return x
 
 
-def _model_fn(params: InpaintParams) -> whole_photo.ModelFn:
+def _model_fn(params: InpaintParams,
+              fidelity: bool = False) -> whole_photo.ModelFn:
   """(images [B, h, w, 3] in [0, 1], holes [B, h, w], key) -> raw output.
 
   Inputs are padded to size buckets, so that nearby sizes reuse one
@@ -201,7 +202,7 @@ def _model_fn(params: InpaintParams) -> whole_photo.ModelFn:
   def run(images, holes, key):
     n, h, w = holes.shape
     shape = (_bucket(n), _bucket(h, factor), _bucket(w, factor))
-    exe = _executable(params, shape, key is not None)
+    exe = _executable(params, shape, key is not None, fidelity)
     xp = _pad(images.astype(np.float32), shape)
     mp = _pad(holes[..., None].astype(np.float32), shape)
     eps = None if key is None else jax.random.normal(
@@ -224,7 +225,7 @@ def _check_host_memory(need: int, what: str) -> None:
 
 
 def inpaint(params: InpaintParams, image, mask, *, rng=None,
-            num_samples: Optional[int] = None):
+            num_samples: Optional[int] = None, fidelity: bool = False):
   """Fills the masked pixels of `image`.
 
   Small images with holes of the training size run as one batched model
@@ -243,6 +244,10 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
       prior mean is used: one deterministic, best fill.
     num_samples: k completions sampled from the prior, stacked on a new
       leading axis: [k, *image.shape].
+    fidelity: the fill best under PSNR / SSIM instead of the one with
+      texture (the 'attention' generator without its copied detail:
+      smoother, closer on average; docs/quality.md).  Other generators
+      give their default output.
   Returns:
     Same shape and dtype as `image` (with a leading k when num_samples is
     set); pixels outside the mask are bit-identical to the input, and an
@@ -260,7 +265,7 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
     return np.stack(outs) if num_samples is not None else outs[0]
   n, h, w = orig.shape[:3]
   sampled = num_samples is not None or rng is not None
-  model = _model_fn(params)
+  model = _model_fn(params, bool(fidelity))
   work = params.image_size
   direct = max(h, w) <= whole_photo.TILE and all(
       whole_photo.is_direct(whole_photo.plan(hole[i], work), (h, w))
@@ -305,6 +310,8 @@ def main(argv=None):
   parser.add_argument('--output', required=True, help='PNG path')
   parser.add_argument('--num_samples', type=int, default=None)
   parser.add_argument('--seed', type=int, default=0)
+  parser.add_argument('--fidelity', action='store_true',
+                      help='the fill best under PSNR/SSIM (no copied texture)')
   args = parser.parse_args(argv)
   checkpoint.mute_closed_loop_noise()
   params = load_params(args.workdir or os.path.join(PRETRAINED_DIR,
@@ -316,10 +323,10 @@ def main(argv=None):
                      f'{image.shape[:2]}; expected the same H, W.')
   if args.num_samples:
     out = inpaint(params, image, mask, num_samples=args.num_samples,
-                  rng=jax.random.PRNGKey(args.seed))
+                  rng=jax.random.PRNGKey(args.seed), fidelity=args.fidelity)
     out = np.concatenate(list(out), axis=1)  # samples side by side
   else:
-    out = inpaint(params, image, mask)
+    out = inpaint(params, image, mask, fidelity=args.fidelity)
   image_io.save_png(args.output, out)
   print(f'wrote {args.output}')
 

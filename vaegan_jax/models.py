@@ -24,8 +24,11 @@ every checkpoint), with:
       pixels of `image` must not matter.  z may hold k latents per image,
       stacked along the batch ([k * N, ...]: latent j of image i at
       j * N + i), so that the image is encoded once for k latents.
-  complete(image, mask, noise=None) -> [N, H, W, 3] in [-1, 1]: the prior
-      mean (or a sample) decoded and clipped; not composited.
+  complete(image, mask, noise=None, *, fidelity=False) -> [N, H, W, 3] in
+      [-1, 1]: the prior mean (or a sample) decoded and clipped; not
+      composited.  decode and complete take `fidelity`: True asks for the
+      output best under PSNR / SSIM, which a generator with sampled
+      texture gives without it; others ignore the flag.
   __call__(image, mask): touches every sub-network (used by `init`).
   latent_shape(height, width, batch) -> shape of z (no parameters needed).
   size_multiple: H and W of every input must be multiples of it.
@@ -180,14 +183,20 @@ class LatentInpainter(nn.Module):
     z = mean if noise is None else mean + jnp.exp(0.5 * logvar) * noise
     return z, mean, logvar
 
-  def decode(self, image, mask, z):
-    """G(z, visible pixels) -> raw [k * N, H, W, 3] for k latents per image."""
+  def decode(self, image, mask, z, *, fidelity: bool = False):
+    """G(z, visible pixels) -> raw [k * N, H, W, 3] for k latents per image.
+
+    fidelity: G's estimate for distortion metrics where it has one apart
+    from its texture (`TextureDecoder`); others ignore it.
+    """
+    del fidelity
     return self.generator(image * (1.0 - mask), mask, z)
 
-  def complete(self, image, mask, noise=None):
+  def complete(self, image, mask, noise=None, *, fidelity: bool = False):
     """Prior mean (noise None) or sample, decoded and clipped to [-1, 1]."""
     z, _, _ = self.encode(image, mask, noise)
-    return jnp.clip(self.decode(image, mask, z), -1.0, 1.0)
+    return jnp.clip(self.decode(image, mask, z, fidelity=fidelity),
+                    -1.0, 1.0)
 
   def __call__(self, image, mask):
     self.encode(image, mask)
@@ -262,15 +271,19 @@ class TextureDecoder(nn.Module):
   softmax_scale: float
   num_offsets: int
   window: int
+  min_distance: int
+  blend: str
   dtype: Dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, masked_image, mask, z):
+  def __call__(self, masked_image, mask, z, texture: bool = True):
     fill = fills.harmonic_fill(masked_image, mask, self.fill_iterations)
     base = Decoder(self.channels, self.max_channels, self.num_down,
                    tuple(self.dilations), 'harmonic', self.fill_iterations,
                    self.residual_gate, self.dtype, name='base')(
                        masked_image, mask, z, fill=fill)
+    if not texture:
+      return base
     width = self.attention_channels
     h = jnp.concatenate([fill, mask], axis=-1).astype(self.dtype)
     h = act(nn.Conv(width, (3, 3), dtype=self.dtype)(h))
@@ -290,7 +303,8 @@ class TextureDecoder(nn.Module):
     m = repeat_for_latents(mask, z)
     pasted = ca.copy_band(features, m, repeat_for_latents(band, z), stride=s,
                           num_offsets=self.num_offsets, window=self.window,
-                          scale=self.softmax_scale)
+                          scale=self.softmax_scale,
+                          min_distance=self.min_distance, blend=self.blend)
     return base + m * pasted
 
 
@@ -308,6 +322,8 @@ class AttentionInpainter(LatentInpainter):
     num_offsets: candidate translations per image
       (`contextual_attention.copy_band`).
     window: cells over which a choice of offset is agreed.
+    min_distance: candidates at least this many cells apart (0: any).
+    blend: 'linear' or 'energy' (variance-preserving) between cells.
   """
   base_channels: int
   encoder_channels: int
@@ -323,6 +339,8 @@ class AttentionInpainter(LatentInpainter):
   softmax_scale: float
   num_offsets: int
   window: int
+  min_distance: int
+  blend: str
   dtype: Dtype = jnp.float32
 
   def __post_init__(self):
@@ -331,9 +349,12 @@ class AttentionInpainter(LatentInpainter):
       raise ValueError(f'attention_stride must be a power of two in [2, '
                        f'2**num_down={2 ** self.num_down}]; got {s}')
     if (self.band_sigma <= 0 or self.num_offsets < 1 or self.window < 1
-        or self.fill_iterations < 0):
+        or self.fill_iterations < 0 or self.min_distance < 0):
       raise ValueError('band_sigma must be > 0, num_offsets and window >= 1, '
-                       'fill_iterations >= 0.')
+                       'fill_iterations and min_distance >= 0.')
+    if self.blend not in ca.BLENDS:
+      raise ValueError(f'blend must be one of {ca.BLENDS}; got '
+                       f'{self.blend!r}')
     super().__post_init__()
 
   def setup(self):
@@ -348,7 +369,14 @@ class AttentionInpainter(LatentInpainter):
         attention_channels=self.attention_channels,
         attention_stride=self.attention_stride, band_sigma=self.band_sigma,
         softmax_scale=self.softmax_scale, num_offsets=self.num_offsets,
-        window=self.window, dtype=self.dtype)
+        window=self.window,
+        min_distance=self.min_distance, blend=self.blend, dtype=self.dtype)
+
+  def decode(self, image, mask, z, *, fidelity: bool = False):
+    """As `LatentInpainter.decode`; fidelity=True leaves out the copied
+    texture: the base fill, G's estimate for PSNR and SSIM."""
+    return self.generator(image * (1.0 - mask), mask, z,
+                          texture=not fidelity)
 
 
 class Networks(NamedTuple):
