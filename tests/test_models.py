@@ -113,8 +113,8 @@ def test_generator_contract_fidelity_output(setup):
   # generator it is the base fill alone, so the attention branch (every
   # generator weight outside 'base') cannot change it.
   config, nets, g_params, _ = setup
-  x = jax.random.uniform(jax.random.PRNGKey(1), (2, 16, 16, 3), minval=-1)
-  m = jnp.zeros((2, 16, 16, 1)).at[:, 4:12, 2:10].set(1.0)
+  x = jax.random.uniform(jax.random.PRNGKey(1), (2, 32, 32, 3), minval=-1)
+  m = jnp.zeros((2, 32, 32, 1)).at[:, 8:20, 4:16].set(1.0)
   fid = _apply(nets, g_params, 'complete', x, m, fidelity=True)
   assert fid.shape == x.shape and float(jnp.max(jnp.abs(fid))) <= 1.0
   default = _apply(nets, g_params, 'complete', x, m)
