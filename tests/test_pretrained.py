@@ -74,3 +74,9 @@ def test_cli_uses_the_shipped_model_without_workdir(tmp_path):
   assert out.shape == image.shape
   np.testing.assert_array_equal(out[mask == 0], image[mask == 0])
   assert (out[mask > 0] != image[mask > 0]).any()
+  inference.main(['--image', str(tmp_path / 'in.png'), '--mask',
+                  str(tmp_path / 'mask.png'), '--output',
+                  str(tmp_path / 'smooth.png'), '--fidelity'])
+  smooth = image_io.read_image(str(tmp_path / 'smooth.png'))
+  np.testing.assert_array_equal(smooth[mask == 0], image[mask == 0])
+  assert (smooth[mask > 0] != out[mask > 0]).any()  # no copied texture
