@@ -4,7 +4,8 @@
   python benchmarks/copy_settings.py --settings 2,0,linear 8,4,energy
 
 Same weights in every row; only `config.model.attention`'s band_sigma,
-min_distance and blend change (each setting is sigma,min_distance,blend).
+min_distance, blend and band_scale change (each setting is
+sigma,min_distance,blend[,band_scale]).
 Scored on fixed 64 px crops and masks of the *training* photos (seed 0
 subset), so that choosing a setting does not look at the held-out set;
 eval.py then gives the honest numbers.  Prints PSNR, SSIM, detail ratio
@@ -64,11 +65,18 @@ def main():
   mask = data['mask'][pick[:args.num_images]]
   truth = metrics.hole_patches(image, mask)
 
+  groups = {'all': np.arange(len(image))}
+  groups.update(metrics.bucket_indices(mask.mean(axis=(1, 2, 3))))
+
   def report(name, out):
-    s = metrics.summarize(metrics.image_metrics(out, image, mask))
-    s.update(metrics.swd(metrics.hole_patches(out, mask), truth))
-    print(f"{name:28s} PSNR {s['psnr']:6.2f}  SSIM {s['ssim']:.3f}  "
-          f"detail {s['detail_ratio']:.2f}  SWD {s['swd']:6.1f}", flush=True)
+    per_image = metrics.image_metrics(out, image, mask)
+    patches = metrics.hole_patches(out, mask)
+    for bucket, idx in groups.items():
+      s = metrics.summarize({k: v[idx] for k, v in per_image.items()})
+      s.update(metrics.swd(patches, truth, images=idx))
+      print(f"{name:34s} {bucket:7s} PSNR {s['psnr']:6.2f}  "
+            f"SSIM {s['ssim']:.3f}  detail {s['detail_ratio']:.2f}  "
+            f"SWD {s['swd']:6.1f}", flush=True)
 
   print(f'{len(image)} crops of the {args.split} split, 64 px')
   for name in ('biharmonic', 'shiftmap'):
@@ -76,12 +84,13 @@ def main():
   report('base alone (fidelity)',
          _fills(params.params, params.model_config, image, mask, False))
   for setting in args.settings:
-    sigma, distance, blend = setting.split(',')
+    sigma, distance, blend, scale = (setting + ',0').split(',')[:4]
     model_config = params.model_config.copy_and_resolve_references()
     model_config.attention.band_sigma = float(sigma)
     model_config.attention.min_distance = int(distance)
     model_config.attention.blend = blend
-    report(f'sigma {sigma}, min_distance {distance}, {blend}',
+    model_config.attention.band_scale = float(scale)
+    report(f'sigma {sigma}, min_dist {distance}, {blend}, scale {scale}',
            _fills(params.params, model_config, image, mask))
 
 

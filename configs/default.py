@@ -82,6 +82,9 @@ def get_config():
   # copies meet: the copy keeps the photo's contrast (docs/quality.md).
   config.model.attention.min_distance = 4
   config.model.attention.blend = 'energy'
+  # sigma = band_scale * hole width (at most band_sigma): thin strokes keep
+  # more of the fill's structure (docs/quality.md); 0: fixed band_sigma.
+  config.model.attention.band_scale = 0.5
   config.model.patch = ml_collections.ConfigDict()
   config.model.patch.channels = 32
   config.model.patch.max_channels = 128

@@ -47,7 +47,8 @@ def test_old_config_json_is_upgraded_when_read(tmp_path):
 
 def test_attention_keys_added_later_get_the_values_trained_with():
   config = json.loads(default.get_config().to_json())
-  for key in ('min_distance', 'blend'):
+  for key in ('min_distance', 'blend', 'band_scale'):
     del config['model']['attention'][key]
   upgraded = config_upgrade.upgrade(config)['model']['attention']
   assert upgraded['min_distance'] == 0 and upgraded['blend'] == 'linear'
+  assert upgraded['band_scale'] == 0

@@ -119,3 +119,22 @@ def test_gaussian_blur_keeps_constants_and_smooths_noise():
   chex.assert_trees_all_close(ca.gaussian_blur(x, 2.0), x, atol=1e-6)
   noise = jax.random.normal(jax.random.PRNGKey(6), (1, 32, 32, 1))
   assert float(jnp.std(ca.gaussian_blur(noise, 2.0))) < 0.3
+
+
+def test_hole_width_of_strokes_and_squares():
+  mask = np.zeros((3, 64, 64, 1), np.float32)
+  mask[0, 20:24, 10:50] = 1.0   # a stroke 4 px wide
+  mask[1, 10:42, 10:42] = 1.0   # a 32 px square: 2 * 1024 / 124
+  width = np.asarray(ca.hole_width(jnp.asarray(mask)))
+  np.testing.assert_allclose(width, [2 * 160 / 84, 2 * 1024 / 124, 0.0],
+                             rtol=1e-6)
+
+
+def test_detail_band_per_image_sigma():
+  x = jax.random.normal(jax.random.PRNGKey(10), (3, 24, 24, 2))
+  band = ca.detail_band(x, jnp.array([2.0, 8.0, 2.0 ** 1.5]), 8.0)
+  at = lambda s, i: x[i] - ca.gaussian_blur(x[i:i + 1], s)[0]  # pylint: disable=unnecessary-lambda-assignment
+  chex.assert_trees_all_close(band[0], at(2.0, 0), atol=1e-5)
+  chex.assert_trees_all_close(band[1], at(8.0, 1), atol=1e-5)
+  chex.assert_trees_all_close(band[2], 0.5 * (at(2.0, 2) + at(4.0, 2)),
+                              atol=1e-5)

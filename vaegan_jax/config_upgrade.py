@@ -25,7 +25,7 @@ _LATER_NETWORKS = {
                   'residual_gate': True, 'attention_channels': 32,
                   'attention_stride': 4, 'band_sigma': 2.0,
                   'softmax_scale': 10.0, 'num_offsets': 4, 'window': 3,
-                  'min_distance': 0, 'blend': 'linear'},
+                  'min_distance': 0, 'blend': 'linear', 'band_scale': 0.0},
     'multiscale': {'channels': 32, 'max_channels': 128, 'num_layers': 3,
                    'num_scales': 2}}
 

@@ -206,3 +206,35 @@ def gaussian_blur(x, sigma: float):
   x = sum(k[i] * p[:, i:i + h] for i in range(2 * r + 1))
   p = jnp.pad(x, ((0, 0), (0, 0), (r, r), (0, 0)), mode='edge')
   return sum(k[i] * p[:, :, i:i + w] for i in range(2 * r + 1))
+
+
+def hole_width(mask):
+  """[N, H, W, 1] -> [N]: 2 * hole area / hole boundary length, in pixels.
+
+  A stroke's width; half a disc's diameter.  Boundary pixels are hole
+  pixels with a visible 4-neighbour (the image border is not one).
+  """
+  m = mask[..., 0].astype(jnp.float32)
+  p = jnp.pad(m, ((0, 0), (1, 1), (1, 1)), constant_values=1.0)
+  inner = jnp.minimum(jnp.minimum(p[:, :-2, 1:-1], p[:, 2:, 1:-1]),
+                      jnp.minimum(p[:, 1:-1, :-2], p[:, 1:-1, 2:]))
+  boundary = jnp.sum(m * (inner < 0.5), axis=(1, 2))
+  return 2.0 * jnp.sum(m, axis=(1, 2)) / jnp.maximum(boundary, 1.0)
+
+
+def detail_band(image, sigma, max_sigma: float):
+  """image - Gaussian(image, sigma) per image: the detail above the blur.
+
+  image [N, H, W, C]; sigma [N] in [1, max_sigma] pixels.  Bands at the
+  octaves 1, 2, 4, ... max_sigma, interpolated in log2(sigma).
+  """
+  levels = [1.0]
+  while levels[-1] < max_sigma:
+    levels.append(min(2.0 * levels[-1], max_sigma))
+  bands = jnp.stack([image - gaussian_blur(image, s) for s in levels])
+  t = jnp.interp(jnp.log2(jnp.clip(sigma, 1.0, max_sigma)),
+                 jnp.log2(jnp.asarray(levels)), jnp.arange(len(levels),
+                                                          dtype=jnp.float32))
+  w = jnp.maximum(0.0, 1.0 - jnp.abs(t[None, :] - jnp.arange(
+      len(levels), dtype=jnp.float32)[:, None]))  # [L, N] hat weights
+  return jnp.einsum('ln,lnhwc->nhwc', w, bands)

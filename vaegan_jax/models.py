@@ -272,6 +272,7 @@ class TextureDecoder(nn.Module):
   window: int
   min_distance: int
   blend: str
+  band_scale: float
   dtype: Dtype = jnp.float32
 
   @nn.compact
@@ -298,7 +299,11 @@ class TextureDecoder(nn.Module):
     h = ResBlock(width, dilation=2, dtype=self.dtype)(h)
     features = nn.Conv(width, (3, 3), dtype=jnp.float32)(
         act(h).astype(jnp.float32))
-    band = fill - ca.gaussian_blur(fill, self.band_sigma)
+    if self.band_scale > 0:  # Thin holes keep more of the fill's structure.
+      sigma = self.band_scale * ca.hole_width(mask)
+      band = ca.detail_band(fill, sigma, self.band_sigma)
+    else:
+      band = fill - ca.gaussian_blur(fill, self.band_sigma)
     m = repeat_for_latents(mask, z)
     pasted = ca.copy_band(features, m, repeat_for_latents(band, z), stride=s,
                           num_offsets=self.num_offsets, window=self.window,
@@ -316,7 +321,10 @@ class AttentionInpainter(LatentInpainter):
     attention_channels: width of the attention features.
     attention_stride: s, a power of two <= 2**num_down; cells of s x s
       pixels, copied as 2s x 2s windows.
-    band_sigma: Gaussian sigma (pixels) splitting fill and copied detail.
+    band_sigma: Gaussian sigma (pixels) splitting fill and copied detail;
+      the largest one when band_scale > 0.
+    band_scale: > 0: per image, sigma = band_scale * the holes' width
+      (`contextual_attention.hole_width`), at most band_sigma; 0: fixed.
     softmax_scale: similarity scale of the choice (sets the gradients).
     num_offsets: candidate translations per image
       (`contextual_attention.copy_band`).
@@ -340,6 +348,7 @@ class AttentionInpainter(LatentInpainter):
   window: int
   min_distance: int
   blend: str
+  band_scale: float
   dtype: Dtype = jnp.float32
 
   def __post_init__(self):
@@ -348,9 +357,10 @@ class AttentionInpainter(LatentInpainter):
       raise ValueError(f'attention_stride must be a power of two in [2, '
                        f'2**num_down={2 ** self.num_down}]; got {s}')
     if (self.band_sigma <= 0 or self.num_offsets < 1 or self.window < 1
-        or self.fill_iterations < 0 or self.min_distance < 0):
+        or self.fill_iterations < 0 or self.min_distance < 0
+        or self.band_scale < 0):
       raise ValueError('band_sigma must be > 0, num_offsets and window >= 1, '
-                       'fill_iterations and min_distance >= 0.')
+                       'fill_iterations, min_distance, band_scale >= 0.')
     if self.blend not in ca.BLENDS:
       raise ValueError(f'blend must be one of {ca.BLENDS}; got '
                        f'{self.blend!r}')
@@ -369,7 +379,8 @@ class AttentionInpainter(LatentInpainter):
         attention_stride=self.attention_stride, band_sigma=self.band_sigma,
         softmax_scale=self.softmax_scale, num_offsets=self.num_offsets,
         window=self.window,
-        min_distance=self.min_distance, blend=self.blend, dtype=self.dtype)
+        min_distance=self.min_distance, blend=self.blend,
+        band_scale=self.band_scale, dtype=self.dtype)
 
   def decode(self, image, mask, z, *, fidelity: bool = False):
     """As `LatentInpainter.decode`; fidelity=True leaves out the copied
