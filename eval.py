@@ -4,11 +4,14 @@
   python eval.py --workdir workdirs/default --baselines all
   python eval.py --workdir workdirs/default --modes 128
   python eval.py --workdir pretrained/vaegan64 --folder ~/my_photos
+  python eval.py --workdir W --fid_weights pt_inception-2015-12-05-6726825d.pth \
+      --lpips_weights alex.pth,alexnet-owt-7be5be79.pth
 
 Three modes by default: crops at the training size, 256 px crops, and whole
 photos at their own size with object-like holes (vaegan_jax/evaluate.py).
 For each it prints a table per method and hole-ratio bucket (PSNR, SSIM, L1
-in the hole, detail ratio, SWD on hole patches, seconds per image) and
+in the hole, detail ratio, SWD on hole patches, seconds per image; with
+--fid_weights / --lpips_weights also FID, KID, LPIPS, P-IDS, U-IDS) and
 writes eval_<mode>.json and a PNG grid (masked | each method | truth) to
 --output_dir (<workdir>/eval).
 """
@@ -42,6 +45,14 @@ flags.DEFINE_integer('step', None, 'Checkpoint step (default: the latest).')
 flags.DEFINE_string('folder', None,
                     'Evaluate on the images in this folder (centre squares '
                     'and whole photos) instead of the held-out set.')
+flags.DEFINE_string('fid_weights', None,
+                    "pytorch-fid's Inception weights (.pth or .npz): adds "
+                    'FID, KID and P-IDS / U-IDS (README, "Evaluation '
+                    'metrics").')
+flags.DEFINE_string('lpips_weights', None,
+                    "LPIPS weights: the lpips package's lin file and the "
+                    'torchvision backbone, comma-separated, or one merged '
+                    'file: adds LPIPS.')
 flags.mark_flag_as_required('workdir')
 
 
@@ -58,6 +69,7 @@ def main(argv):
   from vaegan_jax import image_io
   from vaegan_jax import inference
   from vaegan_jax import input_pipeline
+  from vaegan_jax import perceptual
   # pylint: enable=g-import-not-at-top
   input_pipeline.keep_tf_on_host()
   checkpoint.mute_closed_loop_noise()
@@ -70,6 +82,12 @@ def main(argv):
   if FLAGS.folder:
     config.data.source, config.data.folder = 'folder', FLAGS.folder
   params = inference.load_params(FLAGS.workdir, step=FLAGS.step)
+  scorers = None  # weights are read before any long work starts
+  if FLAGS.fid_weights or FLAGS.lpips_weights:
+    try:
+      scorers = perceptual.load(FLAGS.fid_weights, FLAGS.lpips_weights)
+    except (OSError, ValueError) as e:
+      raise app.UsageError(f'Cannot use the metric weights: {e}')
   # epath: the workdir may be gs://.
   out_dir = epath.Path(FLAGS.output_dir or os.path.join(FLAGS.workdir, 'eval'))
   out_dir.mkdir(parents=True, exist_ok=True)
@@ -77,7 +95,8 @@ def main(argv):
     result = evaluate.run_mode(
         params, config, mode, baselines=methods,
         num_masks_per_image=FLAGS.num_masks_per_image,
-        num_samples=FLAGS.num_samples, photo_max_side=FLAGS.photo_max_side)
+        num_samples=FLAGS.num_samples, photo_max_side=FLAGS.photo_max_side,
+        scorers=scorers)
     tag = result['mode']
     print(f"\nHeld-out evaluation of {FLAGS.workdir} (step {params.step}), "
           f"{tag}: {result['num_images']} images")

@@ -24,6 +24,7 @@ from vaegan_jax import checkpoint
 from vaegan_jax import inference
 from vaegan_jax import eval_data
 from vaegan_jax import metrics
+from vaegan_jax import perceptual
 
 MODEL = 'vaegan'
 FIDELITY = 'vaegan_fidelity'
@@ -99,9 +100,14 @@ def _metrics(output, image, mask, batched):
   return {k: np.concatenate([p[k] for p in per]) for k in per[0]}
 
 
-def _summaries(per_image, patches, truth_patches) -> Dict[str, Dict]:
+def _groups(per_image) -> Dict[str, np.ndarray]:
   groups = {'all': np.arange(len(per_image['psnr']))}
   groups.update(metrics.bucket_indices(per_image['hole_ratio']))
+  return groups
+
+
+def _summaries(per_image, patches, truth_patches) -> Dict[str, Dict]:
+  groups = _groups(per_image)
   out = {}
   for name, idx in groups.items():
     out[name] = metrics.summarize({k: v[idx] for k, v in per_image.items()})
@@ -112,10 +118,12 @@ def _summaries(per_image, patches, truth_patches) -> Dict[str, Dict]:
 def run_mode(params, config, mode, *, baselines: Sequence[str] = (),
              num_masks_per_image=None, num_samples: int = 8,
              diversity_images: int = 48, seed: int = 0,
-             photo_max_side: int = 1024) -> Dict:
+             photo_max_side: int = 1024, scorers=None) -> Dict:
   """Scores `params` (and `baselines`) in one mode (crop size or 'photo').
 
-  Photos longer than `photo_max_side` are downscaled to it.
+  Photos longer than `photo_max_side` are downscaled to it.  With
+  `scorers` (`perceptual.load`), each summary also holds FID, KID, LPIPS
+  and P-IDS / U-IDS.
 
   Returns:
     {'mode', 'num_images', 'names', 'results': {method: {'all' | bucket:
@@ -138,6 +146,12 @@ def run_mode(params, config, mode, *, baselines: Sequence[str] = (),
     per_image[m] = _metrics(o, image, mask, batched)
     results[m] = _summaries(per_image[m], metrics.hole_patches(o, mask),
                             truth_patches)
+  if scorers is not None:
+    extra = perceptual.score(scorers, outputs, image,
+                             _groups(per_image[MODEL]))
+    for m, buckets in extra.items():
+      for bucket, values in buckets.items():
+        results[m][bucket].update(values)
   n = len(data['name'])
   result = {
       'mode': mode_tag(mode), 'num_images': n, 'names': data['name'],
@@ -180,10 +194,19 @@ def run(workdir: str, *, modes=None, folder=None, step=None, **kwargs):
                     for m in modes}}
 
 
+# (summary key, header, format) of the published tables' metrics.
+_EXTRA_COLUMNS = (('fid', 'FID', '.2f'), ('kid', 'KID', '.4f'),
+                  ('lpips', 'LPIPS', '.4f'), ('p_ids', 'P-IDS', '.3f'),
+                  ('u_ids', 'U-IDS', '.3f'))
+
+
 def format_table(result) -> str:
   """Plain-text table of one mode: one row per method and bucket."""
+  extra = [c for c in _EXTRA_COLUMNS
+           if any(c[0] in s for summaries in result['results'].values()
+                  for s in summaries.values())]
   rows = [('method', 'holes', 'n', 'PSNR dB', 'SSIM', 'hole L1', 'detail',
-           'SWD', 's/img')]
+           'SWD') + tuple(c[1] for c in extra) + ('s/img',)]
   for method, summaries in result['results'].items():
     for bucket, s in summaries.items():
       if not s['n']:
@@ -191,8 +214,9 @@ def format_table(result) -> str:
       rows.append((method, bucket, str(s['n']), f"{s['psnr']:.2f}",
                    f"{s['ssim']:.4f}", f"{s['hole_l1']:.4f}",
                    f"{s.get('detail_ratio', float('nan')):.3f}",
-                   f"{s['swd']:.1f}",
-                   f"{result['seconds_per_image'][method]:.3f}"))
+                   f"{s['swd']:.1f}")
+                  + tuple(format(s.get(k, float('nan')), f) for k, _, f in extra)
+                  + (f"{result['seconds_per_image'][method]:.3f}",))
   widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
   lines = ['  '.join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
            for r in rows]
