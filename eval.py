@@ -4,6 +4,8 @@
   python eval.py --workdir workdirs/default --baselines all
   python eval.py --workdir workdirs/default --modes 128
   python eval.py --workdir pretrained/vaegan64 --folder ~/my_photos
+  python eval.py --workdir W --protocol lama --tfds_name places365_small \
+      --image_size 256 --fid_weights F --lpips_weights L
   python eval.py --workdir W --fid_weights pt_inception-2015-12-05-6726825d.pth \
       --lpips_weights alex.pth,alexnet-owt-7be5be79.pth
 
@@ -53,6 +55,19 @@ flags.DEFINE_string('lpips_weights', None,
                     "LPIPS weights: the lpips package's lin file and the "
                     'torchvision backbone, comma-separated, or one merged '
                     'file: adds LPIPS.')
+flags.DEFINE_enum('protocol', None, ['lama', 'nvidia'],
+                  "A published table's protocol instead of the modes: LaMa's "
+                  'thin/medium/thick masks or the NVIDIA hole-ratio buckets '
+                  '(vaegan_jax/protocols.py); writes its masks to '
+                  '--output_dir.')
+flags.DEFINE_integer('protocol_num_images', 2000,
+                     '--protocol: images of the evaluation split.')
+flags.DEFINE_string('tfds_name', None,
+                    'Evaluate on this TFDS dataset (e.g. places365_small); '
+                    'its evaluation split.')
+flags.DEFINE_string('tfds_data_dir', None,
+                    "With --tfds_name: TFDS data_dir (default: the workdir's "
+                    'config.data.data_dir); may be gs://.')
 flags.mark_flag_as_required('workdir')
 
 
@@ -70,6 +85,7 @@ def main(argv):
   from vaegan_jax import inference
   from vaegan_jax import input_pipeline
   from vaegan_jax import perceptual
+  from vaegan_jax import protocols
   # pylint: enable=g-import-not-at-top
   input_pipeline.keep_tf_on_host()
   checkpoint.mute_closed_loop_noise()
@@ -81,6 +97,11 @@ def main(argv):
       config.image_size)
   if FLAGS.folder:
     config.data.source, config.data.folder = 'folder', FLAGS.folder
+  if FLAGS.tfds_name:
+    config.data.source, config.data.tfds_name = 'tfds', FLAGS.tfds_name
+    config.data.tfds_eval_split = ''  # the new dataset's own
+  if FLAGS.tfds_data_dir:
+    config.data.data_dir = FLAGS.tfds_data_dir
   params = inference.load_params(FLAGS.workdir, step=FLAGS.step)
   scorers = None  # weights are read before any long work starts
   if FLAGS.fid_weights or FLAGS.lpips_weights:
@@ -91,6 +112,21 @@ def main(argv):
   # epath: the workdir may be gs://.
   out_dir = epath.Path(FLAGS.output_dir or os.path.join(FLAGS.workdir, 'eval'))
   out_dir.mkdir(parents=True, exist_ok=True)
+  if FLAGS.protocol:
+    size = FLAGS.image_size or 256
+    proto_dir = out_dir / f'protocol_{FLAGS.protocol}_{size}'
+    proto_dir.mkdir(parents=True, exist_ok=True)
+    result = protocols.run(
+        params, config, FLAGS.protocol,
+        num_images=FLAGS.protocol_num_images, image_size=size,
+        scorers=scorers, baselines=methods, out_dir=str(proto_dir))
+    print(f"\n{FLAGS.protocol} protocol, {size} px, "
+          f"{result['num_images']} images, {FLAGS.workdir} "
+          f"(step {params.step})")
+    print(protocols.format_table(result))
+    (proto_dir / 'results.json').write_text(json.dumps(result, indent=2))
+    print(f'wrote {proto_dir}/results.json and its masks')
+    return
   for mode in modes:
     result = evaluate.run_mode(
         params, config, mode, baselines=methods,

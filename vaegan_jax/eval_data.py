@@ -27,7 +27,7 @@ EVAL_VIEWS = ((1.0, 'center'),) + tuple(
 _MAX_EVAL_IMAGES = 16  # 'folder' and 'tfds' eval sets.
 
 
-def _view(image: np.ndarray, scale: float, anchor: str, size: int):
+def view(image: np.ndarray, scale: float, anchor: str, size: int):
   """A fixed square view of uint8/float [h, w, 3] -> float32 [S, S, 3]."""
   h, w = image.shape[:2]
   side = max(1, round(scale * min(h, w)))
@@ -60,11 +60,11 @@ def load_eval_data(config, *, num_masks_per_image: int = 4,
   if config.data.source == 'embedded':
     photos = list(zip(input_pipeline.embedded_names(split),
                       input_pipeline.load_embedded_images(split)))
-    crops = [(_view(img, s, a, size), f'{name}/{s}_{a}')
+    crops = [(view(img, s, a, size), f'{name}/{s}_{a}')
              for s, a in views for name, img in photos]
   elif config.data.source == 'folder':
     paths = image_folder.list_folder_images(config.data.folder)[0]
-    crops = [(_view(image_folder.decode(tf.io.read_file(path)).numpy(), 1.0,
+    crops = [(view(image_folder.decode(tf.io.read_file(path)).numpy(), 1.0,
                     'center', size),
               os.path.relpath(path, config.data.folder))
              for path in paths[:_MAX_EVAL_IMAGES]]
@@ -74,7 +74,7 @@ def load_eval_data(config, *, num_masks_per_image: int = 4,
         config.data.tfds_eval_split
         or ('test' if 'test' in builder.info.splits else 'validation'))
     ds = input_pipeline.tfds_encoded_images(builder, name)
-    crops = [(_view(image_folder.decode(x).numpy(), 1.0, 'center', size),
+    crops = [(view(image_folder.decode(x).numpy(), 1.0, 'center', size),
               f'{name}[{i}]')
              for i, x in enumerate(ds.take(_MAX_EVAL_IMAGES))]
   n = len(crops) * num_masks_per_image

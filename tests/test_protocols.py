@@ -1,0 +1,76 @@
+"""protocols: LaMa's and NVIDIA's mask sets, and a dry run on mock TFDS."""
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from tests.fixtures import random_weights
+from vaegan_jax import checkpoint
+from vaegan_jax import inception
+from vaegan_jax import inference
+from vaegan_jax import lpips
+from vaegan_jax import masks
+from vaegan_jax import perceptual
+from vaegan_jax import protocols
+from vaegan_jax import torch_weights
+
+
+def test_lama_sets_are_fixed_and_follow_the_kinds():
+  a = protocols.mask_sets('lama', 12, 64)
+  b = protocols.mask_sets('lama', 12, 64)
+  assert list(a) == list(protocols.LAMA_KINDS)
+  ratio = {}
+  for kind in a:
+    np.testing.assert_array_equal(a[kind]['mask'], b[kind]['mask'])
+    r = masks.hole_ratio(a[kind]['mask'])
+    assert np.all(r > 0) and np.all(r <= 0.5)  # LaMa drops masks over 50%
+    ratio[kind] = r.mean()
+  assert ratio['thin'] < ratio['medium'] < ratio['thick']
+
+
+def test_nvidia_buckets_hold_their_ratios():
+  sets = protocols.mask_sets('nvidia', 12, 64)
+  assert list(sets) == ['1-10%', '10-20%', '20-30%', '30-40%', '40-50%',
+                        '50-60%']
+  seen = []
+  for (lo, hi), s in zip(protocols.NVIDIA_BUCKETS, sets.values()):
+    r = masks.hole_ratio(s['mask'])
+    assert np.all(r >= lo) and np.all(r <= hi), (lo, hi, r)
+    seen += list(s['index'])
+  assert sorted(seen) == list(range(12))  # each image once
+  with pytest.raises(ValueError, match='protocol'):
+    protocols.mask_sets('places', 4, 64)
+
+
+def test_lama_protocol_dry_run_on_mock_places(tmp_path):
+  fid, lp = str(tmp_path / 'fid.npz'), str(tmp_path / 'lpips.npz')
+  torch_weights.save_npz(fid, random_weights.state(
+      0, inception.param_shapes()))
+  torch_weights.save_npz(lp, random_weights.state(
+      0, lpips.param_shapes('alex')))
+  params = inference.load_params('pretrained/vaegan64')
+  config = checkpoint.read_config('pretrained/vaegan64')
+  config.data.source, config.data.tfds_name = 'tfds', 'places365_small'
+  config.data.tfds_download = True  # mocked: "prepares" without internet
+  config.data.tfds_eval_split = ''  # as eval.py --tfds_name sets it
+  out = tmp_path / 'protocol'
+  with tfds.testing.mock_data(num_examples=6):
+    result = protocols.run(
+        params, config, 'lama', num_images=4, image_size=64,
+        scorers=perceptual.load(fid, lp), baselines=('biharmonic',),
+        out_dir=str(out))
+  assert result['num_images'] == 4
+  table = protocols.format_table(result)
+  header = table.splitlines()[0]
+  for kind in protocols.LAMA_KINDS:
+    assert f'{kind} FID' in header and f'{kind} LPIPS' in header
+    for method in ('vaegan', 'biharmonic'):
+      row = result['sets'][kind][method]
+      assert row['n'] == 4 and np.isfinite(row['fid']) and row['lpips'] > 0
+  with open(out / 'manifest.json') as f:
+    manifest = json.load(f)
+  assert manifest['images'][0] == 'validation[0]'
+  files = manifest['sets']['thick']['masks']
+  assert len(files) == 4 and all(os.path.isfile(out / p) for p in files)
