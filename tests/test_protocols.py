@@ -71,6 +71,9 @@ def test_lama_protocol_dry_run_on_mock_places(tmp_path):
       assert row['n'] == 4 and np.isfinite(row['fid']) and row['lpips'] > 0
   with open(out / 'manifest.json') as f:
     manifest = json.load(f)
-  assert manifest['images'][0] == 'validation[0]'
+  # places365_small's evaluation split is 'validation'; the mock may have
+  # only 'test'.
+  assert manifest['images'] in ([f'validation[{i}]' for i in range(4)],
+                                [f'test[{i}]' for i in range(4)])
   files = manifest['sets']['thick']['masks']
   assert len(files) == 4 and all(os.path.isfile(out / p) for p in files)

@@ -1,7 +1,7 @@
 """The published tables' evaluation protocols, as fixed, seeded mask sets.
 
   lama    LaMa's thin, medium and thick masks (Suvorov et al. 2022;
-          ../docs/evaluation.md gives the parameters), one of each per
+          docs/evaluation.md gives the parameters), one of each per
           image; masks over 50% of the image are redrawn, as LaMa drops
           them.  Table: FID and LPIPS per mask kind (LaMa's layout), with
           PSNR and SSIM.
