@@ -3,6 +3,8 @@ import os
 import sys
 import tempfile
 
+import pytest
+
 # Must happen before jax is imported anywhere.
 def xla_flags(num_devices: int) -> str:
   """XLA_FLAGS for a test process with `num_devices` emulated CPU devices.
@@ -36,3 +38,13 @@ def pytest_collection_modifyitems(items):
   until it ends; started first, the short tests fill the gaps.
   """
   items.sort(key=lambda item: item.get_closest_marker('heavy') is None)
+
+
+@pytest.fixture(scope='session')
+def metric_reference():
+  """tests/fixtures/metric_reference.npz: the reference metric networks'
+  outputs (tests/fixtures/make_metric_fixtures.py)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  path = os.path.join(ROOT, 'tests', 'fixtures', 'metric_reference.npz')
+  with np.load(path) as data:
+    return {k: data[k] for k in data.files}

@@ -4,26 +4,18 @@ The reference values in tests/fixtures/metric_reference.npz come from
 pytorch-fid's `calculate_frechet_distance`, torch-fidelity's KID and
 CoModGAN's IDS snippet, on the same random features.
 """
-import os
 
 import numpy as np
 import pytest
 
 from vaegan_jax import feature_metrics
 
-REF = os.path.join(os.path.dirname(__file__), 'fixtures',
-                   'metric_reference.npz')
 
 
-@pytest.fixture(scope='module')
-def ref():
-  with np.load(REF) as data:
-    return {k: data[k] for k in data.files}
 
-
-def test_fid_is_pytorch_fids(ref):
-  got = feature_metrics.fid(ref['formula_real'], ref['formula_fake'])
-  np.testing.assert_allclose(got, ref['fid'], rtol=1e-6)
+def test_fid_is_pytorch_fids(metric_reference):
+  got = feature_metrics.fid(metric_reference['formula_real'], metric_reference['formula_fake'])
+  np.testing.assert_allclose(got, metric_reference['fid'], rtol=1e-6)
 
 
 def test_fid_of_singular_covariances_is_pytorch_fids():
@@ -38,17 +30,17 @@ def test_fid_of_singular_covariances_is_pytorch_fids():
   np.testing.assert_allclose(feature_metrics.fid(a, b), want, rtol=1e-6)
 
 
-def test_kid_is_torch_fidelitys(ref):
-  got = feature_metrics.kid(ref['formula_real'], ref['formula_fake'],
+def test_kid_is_torch_fidelitys(metric_reference):
+  got = feature_metrics.kid(metric_reference['formula_real'], metric_reference['formula_fake'],
                             subsets=10, subset_size=100)
-  np.testing.assert_allclose(got['kid_mean'], ref['kid_mean'], rtol=1e-9)
-  np.testing.assert_allclose(got['kid_std'], ref['kid_std'], rtol=1e-9)
+  np.testing.assert_allclose(got['kid_mean'], metric_reference['kid_mean'], rtol=1e-9)
+  np.testing.assert_allclose(got['kid_std'], metric_reference['kid_std'], rtol=1e-9)
 
 
-def test_ids_is_comodgans(ref):
-  got = feature_metrics.ids(ref['formula_real'], ref['formula_fake'])
-  assert got['p_ids'] == pytest.approx(float(ref['p_ids']))
-  assert got['u_ids'] == pytest.approx(float(ref['u_ids']))
+def test_ids_is_comodgans(metric_reference):
+  got = feature_metrics.ids(metric_reference['formula_real'], metric_reference['formula_fake'])
+  assert got['p_ids'] == pytest.approx(float(metric_reference['p_ids']))
+  assert got['u_ids'] == pytest.approx(float(metric_reference['u_ids']))
 
 
 def test_scores_order_near_and_far_sets():

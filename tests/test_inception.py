@@ -4,7 +4,6 @@ tests/fixtures/metric_reference.npz holds pytorch-fid's `InceptionV3`
 pool features of random images, with random weights drawn from a seed by
 tests/fixtures/random_weights.py (the script that wrote it is beside it).
 """
-import os
 
 import jax.numpy as jnp
 import numpy as np
@@ -14,31 +13,25 @@ from tests.fixtures import random_weights
 from vaegan_jax import inception
 from vaegan_jax import torch_weights
 
-REF = os.path.join(os.path.dirname(__file__), 'fixtures',
-                   'metric_reference.npz')
 
-
-@pytest.fixture(scope='module')
-def ref():
-  with np.load(REF) as data:
-    return {k: data[k] for k in data.files}
 
 
 @pytest.fixture(scope='module')
-def params(ref):
-  state = random_weights.state(int(ref['seed']), inception.param_shapes())
+def params(metric_reference):
+  state = random_weights.state(int(metric_reference['seed']),
+                               inception.param_shapes())
   return inception.check_params(state, inception.param_shapes(), 'random')
 
 
-def test_parameters_are_pytorch_fids(ref):
+def test_parameters_are_pytorch_fids(metric_reference):
   assert sorted(inception.param_shapes()) == sorted(
-      ref['inception_names'].tolist())
+      metric_reference['inception_names'].tolist())
 
 
-def test_features_match_pytorch_fid(ref, params):
-  images = ref['inception_images'] / 255.0  # 75 x 93: resized to 299
+def test_features_match_pytorch_fid(metric_reference, params):
+  images = metric_reference['inception_images'] / 255.0  # 75 x 93: resized to 299
   got = np.asarray(inception.features(params, jnp.asarray(images)))
-  want = ref['inception_features']
+  want = metric_reference['inception_features']
   assert got.shape == want.shape == (len(images), inception.FEATURES)
   np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
@@ -59,7 +52,7 @@ def test_resize_is_torchs_bilinear():
   np.testing.assert_allclose(y[0, ..., 0], want, rtol=1e-6)
 
 
-def test_load_weights_names_a_wrong_tensor(tmp_path, ref):
+def test_load_weights_names_a_wrong_tensor(tmp_path, metric_reference):
   state = random_weights.state(0, inception.param_shapes())
   state['Mixed_7c.branch_pool.conv.weight'] = np.zeros((1, 1, 1, 1))
   path = str(tmp_path / 'bad.npz')

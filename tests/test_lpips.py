@@ -1,5 +1,4 @@
 """lpips: the JAX LPIPS against the lpips package (random weights)."""
-import os
 
 import jax.numpy as jnp
 import numpy as np
@@ -9,32 +8,25 @@ from tests.fixtures import random_weights
 from vaegan_jax import lpips
 from vaegan_jax import torch_weights
 
-REF = os.path.join(os.path.dirname(__file__), 'fixtures',
-                   'metric_reference.npz')
 
-
-@pytest.fixture(scope='module')
-def ref():
-  with np.load(REF) as data:
-    return {k: data[k] for k in data.files}
 
 
 @pytest.mark.parametrize('net', lpips.NETS)
-def test_matches_the_lpips_package(ref, net, tmp_path):
-  names = set(ref[f'lpips_{net}_names'].tolist())
+def test_matches_the_lpips_package(metric_reference, net, tmp_path):
+  names = set(metric_reference[f'lpips_{net}_names'].tolist())
   ours = set(lpips.param_shapes(net))
   assert ours <= names
   # The package lists its lin layers twice (lin<i> and lins.<i>).
   assert all(k.startswith('lins.') for k in names - ours)
   path = str(tmp_path / f'{net}.npz')
   torch_weights.save_npz(path, random_weights.state(
-      int(ref['seed']), lpips.param_shapes(net)))
+      int(metric_reference['seed']), lpips.param_shapes(net)))
   params, found = lpips.load_weights(path)
   assert found == net
   got = np.asarray(lpips.distance_jit(
-      params, net, jnp.asarray(ref[f'lpips_{net}_a'] / 255.0),
-      jnp.asarray(ref[f'lpips_{net}_b'] / 255.0)))
-  np.testing.assert_allclose(got, ref[f'lpips_{net}_distance'], rtol=1e-4)
+      params, net, jnp.asarray(metric_reference[f'lpips_{net}_a'] / 255.0),
+      jnp.asarray(metric_reference[f'lpips_{net}_b'] / 255.0)))
+  np.testing.assert_allclose(got, metric_reference[f'lpips_{net}_distance'], rtol=1e-4)
 
 
 def test_backbone_and_lin_files_merge(tmp_path):

@@ -97,6 +97,32 @@ def _fit_long_side(image: np.ndarray, max_side: int) -> np.ndarray:
   return np.asarray(Image.fromarray(image).resize(size, Image.LANCZOS))
 
 
+def named_images(config, *, split: str = 'heldout',
+                 max_images: int = _MAX_EVAL_IMAGES,
+                 tfds_splits=('test', 'validation')):
+  """[(name, image)] of the evaluation photos, in a fixed order.
+
+  'embedded': every photo of `split`; 'folder': the first `max_images`
+  sorted files; 'tfds': the first `max_images` of
+  config.data.tfds_eval_split, else the first of `tfds_splits` the dataset
+  has.  Images are uint8 or float [H, W, 3] as decoded.
+  """
+  if config.data.source == 'embedded':
+    return list(zip(input_pipeline.embedded_names(split),
+                    input_pipeline.load_embedded_images(split)))
+  if config.data.source == 'folder':
+    paths = image_folder.list_folder_images(config.data.folder)[0]
+    return [(os.path.relpath(p, config.data.folder),
+             image_folder.decode(tf.io.read_file(p)).numpy())
+            for p in paths[:max_images]]
+  builder = input_pipeline.tfds_builder(config)
+  name = config.data.tfds_eval_split or next(
+      (s for s in tfds_splits if s in builder.info.splits), tfds_splits[-1])
+  ds = input_pipeline.tfds_encoded_images(builder, name)
+  return [(f'{name}[{i}]', image_folder.decode(x).numpy())
+          for i, x in enumerate(ds.take(max_images))]
+
+
 def load_eval_photos(config, *, max_side: int = 1024, split: str = 'heldout'):
   """Whole photos at their own size, each with a fixed object-like hole.
 
@@ -109,21 +135,7 @@ def load_eval_photos(config, *, max_side: int = 1024, split: str = 'heldout'):
     {'image': list of float32 [H_i, W_i, 3] in [0, 1], 'mask': list of
     float32 [H_i, W_i, 1], 'name': list of str}.
   """
-  if config.data.source == 'embedded':
-    named = list(zip(input_pipeline.embedded_names(split),
-                     input_pipeline.load_embedded_images(split)))
-  elif config.data.source == 'folder':
-    paths = image_folder.list_folder_images(config.data.folder)[0]
-    named = [(os.path.relpath(p, config.data.folder),
-              image_folder.decode(tf.io.read_file(p)).numpy())
-             for p in paths[:_MAX_EVAL_IMAGES]]
-  else:
-    builder = input_pipeline.tfds_builder(config)
-    name = config.data.tfds_eval_split or (
-        'test' if 'test' in builder.info.splits else 'validation')
-    ds = input_pipeline.tfds_encoded_images(builder, name)
-    named = [(f'{name}[{i}]', image_folder.decode(x).numpy())
-             for i, x in enumerate(ds.take(_MAX_EVAL_IMAGES))]
+  named = named_images(config, split=split)
   images, holes = [], []
   for i, (_, image) in enumerate(named):
     if image.dtype != np.uint8:  # decoded as float in [0, 1]

@@ -21,14 +21,11 @@ from typing import Dict, List, Sequence
 
 import ml_collections
 import numpy as np
-import tensorflow as tf
 
 from vaegan_jax import baselines as baselines_lib
 from vaegan_jax import eval_data
-from vaegan_jax import image_folder
 from vaegan_jax import image_io
 from vaegan_jax import inference
-from vaegan_jax import input_pipeline
 from vaegan_jax import masks
 from vaegan_jax import metrics
 from vaegan_jax import perceptual
@@ -76,22 +73,8 @@ def mask_sets(protocol: str, num_images: int,
 
 def load_images(config, num_images: int, size: int):
   """(float32 [N, S, S, 3] centre squares in [0, 1], names), fixed order."""
-  source = config.data.source
-  if source == 'embedded':
-    named = list(zip(input_pipeline.embedded_names('heldout'),
-                     input_pipeline.load_embedded_images('heldout')))
-  elif source == 'folder':
-    paths = image_folder.list_folder_images(config.data.folder)[0]
-    named = [(os.path.relpath(p, config.data.folder),
-              image_folder.decode(tf.io.read_file(p)).numpy())
-             for p in paths[:num_images]]
-  else:
-    builder = input_pipeline.tfds_builder(config)
-    split = config.data.tfds_eval_split or (
-        'validation' if 'validation' in builder.info.splits else 'test')
-    ds = input_pipeline.tfds_encoded_images(builder, split).take(num_images)
-    named = [(f'{split}[{i}]', image_folder.decode(x).numpy())
-             for i, x in enumerate(ds)]
+  named = eval_data.named_images(config, max_images=num_images,
+                                 tfds_splits=('validation', 'test'))
   named = named[:num_images]
   if not named:
     raise ValueError('the protocol found no images to evaluate')
