@@ -132,13 +132,41 @@ def test_disk_full_keeps_earlier_checkpoints(tmp_path, monkeypatch):
   resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, limits[1]))
   try:
     with pytest.raises(OSError, match=r'Could not write checkpoint step 3.*'
-                       r'File too large.*steps \[1, 2\]\) are intact'):
+                       r'File too large.*file-size limit.*'
+                       r'steps \[1, 2\]\) are intact'):
       checkpoint.save(manager, third)
   finally:
     resource.setrlimit(resource.RLIMIT_FSIZE, limits)
     signal.signal(signal.SIGXFSZ, previous)
   assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['1', '2']
   _assert_restores(tmp_path, 2, states[2])
+
+
+@_NOISE
+@pytest.mark.parametrize('failure, cause', [
+    ('vanished', 'another process is writing checkpoints to this workdir'),
+    ('removed_dir', 'checkpoint directory was removed while it was written'),
+    ('permission', 'no permission to write there'),
+    ('no_space', r'the disk is full: .* MiB free \(statvfs\)'),
+])
+def test_failed_write_names_its_cause(tmp_path, monkeypatch, failure, cause):
+  """The message says what happened, checked, not a guess."""
+  manager, states = _saved_states(tmp_path)
+  third = states[2].replace(step=np.asarray(3, np.int32))
+  directory = str(manager.directory)
+  codes = {'vanished': errno.ENOENT, 'removed_dir': errno.ENOENT,
+           'permission': errno.EACCES, 'no_space': errno.ENOSPC}
+
+  def failing_save(*args, **kwargs):
+    del args, kwargs
+    if failure == 'removed_dir':
+      shutil.rmtree(directory)
+    raise OSError(codes[failure], os.strerror(codes[failure]))
+  monkeypatch.setattr(manager, 'save', failing_save)
+  with pytest.raises(OSError, match=r'Could not write checkpoint step 3.*'
+                     + cause) as info:
+    checkpoint.save(manager, third)
+  assert info.value.errno == codes[failure]
 
 
 def test_unwritable_workdir_is_a_clear_error(tmp_path):

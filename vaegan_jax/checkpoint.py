@@ -133,10 +133,41 @@ def save(manager: ocp.CheckpointManager, state, *, force: bool = False) -> bool:
     match = re.search(r"os_error_code='(\d+)'", str(e))
     code = getattr(e, 'errno', None) or (int(match[1]) if match else errno.EIO)
     raise OSError(code, f'Could not write checkpoint step {step} to '
-                  f'{directory} ({os.strerror(code)}): {str(e)[:300]}; '
-                  f'{kept}. Free space or fix the directory, then rerun to '
-                  'resume.') from e
+                  f'{directory} ({os.strerror(code)}): '
+                  f'{_write_failure_cause(directory, code, need)}; {kept}. '
+                  f'[{str(e)[:200]}]') from e
   return bool(saved)
+
+
+def _write_failure_cause(directory: str, code: int, need: float) -> str:
+  """What made a checkpoint write fail, checked, and what to do about it."""
+  if is_remote(directory):
+    return (f'the storage service refused the write ({os.strerror(code)}); '
+            'check the bucket, its permissions and quota, then rerun to '
+            'resume')
+  if not os.path.isdir(directory):
+    return ('the checkpoint directory was removed while it was written '
+            '(another run on this workdir, or a cleanup job?); make sure one '
+            'run uses the workdir, then rerun to resume')
+  if code in (errno.EACCES, errno.EPERM, errno.EROFS) or not os.access(
+      directory, os.W_OK):
+    return ('no permission to write there (or a read-only file system); fix '
+            'the permissions or choose another --workdir, then rerun')
+  stat = os.statvfs(directory)
+  free = stat.f_bavail * stat.f_frsize
+  if code in (errno.ENOSPC, errno.EDQUOT) or free < need:
+    return (f'the disk is full: {free / _MIB:.1f} MiB free (statvfs), '
+            f'about {need / _MIB:.1f} MiB needed; free space or move the '
+            'workdir, then rerun to resume')
+  if code == errno.ENOENT:
+    return ('a file of this checkpoint vanished while it was written, with '
+            'the directory still there and space left: another process is '
+            'writing checkpoints to this workdir (a second run?); stop it, '
+            'then rerun to resume')
+  if code == errno.EFBIG:
+    return ('a file went over the process file-size limit (ulimit -f); '
+            'raise it, then rerun to resume')
+  return f'the operating system reported {os.strerror(code)}'
 
 
 def _remove_partial(manager, directory: str, step: int) -> None:
