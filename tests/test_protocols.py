@@ -44,6 +44,7 @@ def test_nvidia_buckets_hold_their_ratios():
     protocols.mask_sets('places', 4, 64)
 
 
+@pytest.mark.heavy
 def test_lama_protocol_dry_run_on_mock_places(tmp_path):
   fid, lp = str(tmp_path / 'fid.npz'), str(tmp_path / 'lpips.npz')
   torch_weights.save_npz(fid, random_weights.state(
