@@ -115,20 +115,7 @@ def load_weights(path: str) -> Params:
   Raises ValueError naming any missing or misshapen tensor.
   """
   state = torch_weights.load(path)
-  return check_params(state, param_shapes(), path)
-
-
-def check_params(state, shapes, path) -> Params:
-  """Checks names and shapes; returns float32 jnp arrays of `shapes`."""
-  missing = [k for k in shapes if k not in state]
-  wrong = [f'{k}: {tuple(np.shape(state[k]))} != {shapes[k]}'
-           for k in shapes if k in state
-           and tuple(np.shape(state[k])) != shapes[k]]
-  if missing or wrong:
-    raise ValueError(
-        f'{path}: not the expected network; missing {missing[:4]}'
-        f'{" ..." if len(missing) > 4 else ""}, wrong shapes {wrong[:4]}')
-  return {k: jnp.asarray(state[k], jnp.float32) for k in shapes}
+  return torch_weights.select(state, param_shapes(), path)
 
 
 def _conv_bn_relu(params, prefix, x, spec):

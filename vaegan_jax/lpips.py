@@ -19,7 +19,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vaegan_jax import inception
 from vaegan_jax import torch_weights
 
 NETS = ('alex', 'vgg')
@@ -27,7 +26,7 @@ _SHIFT = np.array([-.030, -.088, -.188], np.float32)
 _SCALE = np.array([.458, .448, .450], np.float32)
 
 # torchvision `features` layers: ('conv', index, in, out, kernel, stride,
-# pad) / ('pool', index); 'tap' ends a slice (the ReLU after it is taken).
+# pad) (with its ReLU), ('pool',), and ('tap',): a slice ends here.
 _ALEX = [('conv', 0, 3, 64, 11, 4, 2), ('tap',), ('pool',),
          ('conv', 3, 64, 192, 5, 1, 2), ('tap',), ('pool',),
          ('conv', 6, 192, 384, 3, 1, 1), ('tap',),
@@ -94,7 +93,7 @@ def load_weights(paths, net: Optional[str] = None):
     shapes = param_shapes(candidate)
     if net or all(k in state and tuple(np.shape(state[k])) == shapes[k]
                   for k in shapes):
-      return inception.check_params(state, shapes, label), candidate
+      return torch_weights.select(state, shapes, label), candidate
   raise ValueError(f'{label}: neither LPIPS-alex nor LPIPS-vgg weights (the '
                    'lin layers and the backbone are both needed)')
 

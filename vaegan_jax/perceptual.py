@@ -81,15 +81,19 @@ def _set_scores(real, fake) -> Dict[str, float]:
 
 
 def score(scorers: Scorers, outputs: Dict[str, Sequence[np.ndarray]],
-          truth: Sequence[np.ndarray],
-          groups: Dict[str, np.ndarray]) -> Dict[str, Dict[str, Dict]]:
+          truth: Sequence[np.ndarray], groups: Dict[str, np.ndarray], *,
+          truth_features: Optional[np.ndarray] = None
+          ) -> Dict[str, Dict[str, Dict]]:
   """{method: {bucket: {fid, kid, kid_std, p_ids, u_ids, lpips}}}.
 
   outputs: {method: images}; truth: the originals; groups: {bucket:
-  indices}.  Metrics whose weights were not given are left out.
+  indices}; truth_features: `features` of truth, if already computed.
+  Metrics whose weights were not given are left out.
   """
-  real = (features(scorers.inception, truth)
-          if scorers.inception is not None else None)
+  real = None
+  if scorers.inception is not None:
+    real = (truth_features if truth_features is not None
+            else features(scorers.inception, truth))
   result = {}
   for method, out in outputs.items():
     fake = (features(scorers.inception, out) if real is not None else None)

@@ -116,6 +116,9 @@ def run(params, config, protocol: str, *, num_images: int, image_size: int,
     write_masks(out_dir, protocol, image_size, sets, names)
   result = {'protocol': protocol, 'image_size': image_size,
             'num_images': len(images), 'sets': {}}
+  # Every set reuses the images: their Inception features are taken once.
+  real = (perceptual.features(scorers.inception, images)
+          if scorers is not None and scorers.inception is not None else None)
   for name, s in sets.items():
     truth, mask = images[s['index']], s['mask']
     if not len(truth):
@@ -129,8 +132,9 @@ def run(params, config, protocol: str, *, num_images: int, image_size: int,
       rows[method] = {'n': len(truth), 'psnr': summary['psnr'],
                       'ssim': summary['ssim']}
     if scorers is not None:
-      extra = perceptual.score(scorers, outputs, truth,
-                               {'all': np.arange(len(truth))})
+      extra = perceptual.score(
+          scorers, outputs, truth, {'all': np.arange(len(truth))},
+          truth_features=None if real is None else real[s['index']])
       for method, values in extra.items():
         rows[method].update(values['all'])
     result['sets'][name] = rows

@@ -19,6 +19,7 @@ import struct
 import zipfile
 from typing import Dict, NamedTuple
 
+import jax.numpy as jnp
 import numpy as np
 
 _LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
@@ -175,6 +176,20 @@ def load(path: str) -> Dict[str, np.ndarray]:
       isinstance(v, np.ndarray) for v in obj.values()):
     raise ValueError(f'{path}: expected a state dict of tensors')
   return dict(obj)
+
+
+def select(state, shapes, path):
+  """{name: float32 jnp array} of the tensors named in `shapes` ({name:
+  shape}); ValueError naming what is missing or misshapen."""
+  missing = [k for k in shapes if k not in state]
+  wrong = [f'{k}: {tuple(np.shape(state[k]))} != {shapes[k]}'
+           for k in shapes if k in state
+           and tuple(np.shape(state[k])) != shapes[k]]
+  if missing or wrong:
+    raise ValueError(
+        f'{path}: not the expected network; missing {missing[:4]}'
+        f'{" ..." if len(missing) > 4 else ""}, wrong shapes {wrong[:4]}')
+  return {k: jnp.asarray(state[k], jnp.float32) for k in shapes}
 
 
 def save_npz(path: str, state: Dict[str, np.ndarray]) -> None:
