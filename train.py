@@ -35,6 +35,9 @@ flags.DEFINE_integer('num_processes', None,
 flags.DEFINE_integer('process_id', None,
                      "This process's id, 0..num_processes-1 "
                      '(or $JAX_PROCESS_ID).')
+flags.DEFINE_bool('force_unlock', False,
+                  "Take over the workdir's claim even if its holder looks "
+                  'alive (only when that run is gone; docs/reliability.md).')
 
 
 def _config_from_argv(argv):
@@ -84,6 +87,7 @@ def main(argv):
   from vaegan_jax import faults
   from vaegan_jax import input_pipeline
   from vaegan_jax import train_loop
+  from vaegan_jax import workdir_lock
   # pylint: enable=g-import-not-at-top
   input_pipeline.keep_tf_on_host()
   checkpoint.mute_closed_loop_noise()
@@ -105,9 +109,11 @@ def main(argv):
         flush=True)
   try:
     config_lib.check_keys(config, default.get_config())
-    train_loop.train(config, workdir)
+    train_loop.train(config, workdir, force_unlock=FLAGS.force_unlock)
   except config_lib.ConfigError as e:
     sys.exit(f'Invalid config: {e}')
+  except workdir_lock.Error as e:
+    sys.exit(str(e))
   except faults.Interrupted as e:
     print(e, flush=True)
     sys.exit(128 + e.signum)  # What a shell reports for a signal exit.

@@ -142,4 +142,8 @@ def get_config():
   # A non-finite loss or gradient skips the update; this many skips in a row
   # stop the run (the last checkpoint is still finite).
   config.max_nonfinite_skips = 20
+  # A run holds an exclusive claim on its workdir, renewed every
+  # lock_timeout / 10 s (at most 30 s); a claim not renewed for this many
+  # seconds is taken over by the next run (docs/reliability.md).
+  config.lock_timeout = 300.0
   return config

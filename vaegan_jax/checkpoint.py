@@ -353,15 +353,20 @@ def check_shared(workdir: str) -> None:
     return
   distributed.barrier('vaegan_jax_config_written')
   unseen = not (epath.Path(_abs(workdir)) / CONFIG_FILE).is_file()
+  raise_unless_shared(workdir, CONFIG_FILE, unseen)
+
+
+def raise_unless_shared(workdir: str, what: str, unseen: bool) -> None:
+  """Raises RuntimeError on every process if one cannot see process 0's
+  `what` (`unseen` on that process); a collective in multi-process runs."""
   # Every process raises, so that none waits for the others in a collective.
   if distributed.any_process(unseen):
     raise RuntimeError(
         f'{"This process" if unseen else "Another process"} cannot see the '
-        f'{CONFIG_FILE} that process 0 wrote in workdir={workdir!r} (process '
+        f'{what} that process 0 wrote in workdir={workdir!r} (process '
         f'{jax.process_index()} of {jax.process_count()}): a multi-process run '
-        'needs a workdir '
-        'that every host shares, e.g. --workdir=gs://BUCKET/runs/NAME or an '
-        'NFS mount (docs/scaling.md).')
+        'needs a workdir that every host shares, e.g. '
+        '--workdir=gs://BUCKET/runs/NAME or an NFS mount (docs/scaling.md).')
 
 
 def read_config(workdir: str) -> ml_collections.ConfigDict:

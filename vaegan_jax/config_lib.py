@@ -141,6 +141,8 @@ def _validate(config, num_devices: int) -> None:
     if config[key] < 1:
       raise ValueError(f'{key} must be >= 1; got {config[key]}; set '
                        f'--config.{key}.')
+  _check_range('lock_timeout', config.lock_timeout, 1, math.inf,
+               hi_open=True)
 
 
 def _check_loss(loss_config) -> None:

@@ -68,4 +68,5 @@ def upgrade(config: dict) -> dict:
       for key, value in sub.items():  # Keys added to a network later.
         config['model'][name].setdefault(key, value)
   config.setdefault('init_from', '')
+  config.setdefault('lock_timeout', 300.0)
   return config

@@ -121,7 +121,23 @@ def barrier(name: str, timeout_s: int = 1200) -> None:
 
 def any_process(flag: bool) -> bool:
   """True when `flag` is true on any process (a collective in multi-process)."""
+  return any_process_each([flag])[0]
+
+
+def any_process_each(flags_) -> tuple[bool, ...]:
+  """Per position, True when that flag is true on any process (collective)."""
   if jax.process_count() == 1:
-    return bool(flag)
-  flags_ = multihost_utils.process_allgather(np.asarray([flag], np.int32))
-  return bool(np.any(flags_))
+    return tuple(bool(f) for f in flags_)
+  gathered = multihost_utils.process_allgather(np.asarray(flags_, np.int32))
+  return tuple(bool(f) for f in np.any(np.reshape(gathered, (-1, len(flags_))),
+                                       axis=0))
+
+
+def broadcast_text(text: str, size: int = 64) -> str:
+  """Process 0's `text` (ASCII, <= `size` chars) on every process."""
+  if jax.process_count() == 1:
+    return text
+  codes = np.zeros(size, np.int32)
+  codes[:len(text)] = np.frombuffer(text.encode('ascii'), np.uint8)
+  codes = multihost_utils.broadcast_one_to_all(codes)
+  return bytes(np.asarray(codes, np.uint8)).rstrip(b'\0').decode('ascii')

@@ -28,6 +28,7 @@ from vaegan_jax import faults
 from vaegan_jax import image_io
 from vaegan_jax import input_pipeline
 from vaegan_jax import train_lib
+from vaegan_jax import workdir_lock
 
 
 # In multi-process runs the processes agree on a signal stop every this many
@@ -118,11 +119,58 @@ def _write_samples(writer, workdir, step, sample_fn, params, sample_batch):
   image_io.save_png(sample_dir / 'latest.png', grid)
 
 
-def train(config, workdir: str) -> train_lib.TrainState:
+def _claim_workdir(workdir: str, timeout_s: float, force: bool):
+  """This run's claim on `workdir` (process 0's Lease; None elsewhere).
+
+  Process 0 claims; the others check that they see its claim, so the
+  processes of one run share it and two runs still exclude each other.
+
+  Raises:
+    workdir_lock.WorkdirLocked: another live run holds `workdir` (on every
+      process).
+    RuntimeError: a process cannot see process 0's claim (no shared workdir).
+  """
+  lease, refusal = None, None
+  if jax.process_index() == 0:
+    try:
+      lease = workdir_lock.claim(workdir, timeout_s, force=force,
+                                 processes=jax.process_count())
+    except workdir_lock.WorkdirLocked as e:
+      refusal = e
+  run_id = distributed.broadcast_text(lease.run_id if lease else '')
+  if refusal:
+    raise refusal
+  if not run_id:
+    raise workdir_lock.WorkdirLocked(
+        f'Process 0 could not claim workdir={workdir!r}; it is held by '
+        f'{workdir_lock.describe(workdir_lock.current(workdir))}.')
+  unseen = (jax.process_index() > 0
+            and (workdir_lock.current(workdir) or {}).get('run_id') != run_id)
+  try:
+    checkpoint.raise_unless_shared(workdir, 'claim file', unseen)
+  except RuntimeError:
+    if lease:
+      lease.release()
+    raise
+  return lease
+
+
+def _stop_lost(lease, workdir: str):
+  if lease:
+    lease.check()
+  raise workdir_lock.LeaseLost(
+      f'Process 0 lost its claim on workdir={workdir!r}: another run took '
+      'it over. This run stops without saving.')
+
+
+def train(config, workdir: str, *, force_unlock: bool = False
+          ) -> train_lib.TrainState:
   """Trains (resuming from the latest checkpoint in `workdir`) to num_steps.
 
   A run without a checkpoint yet starts from config.init_from's weights
   when set (fine-tuning); a restarted fine-tune resumes its own checkpoint.
+  The run holds an exclusive claim on `workdir` (workdir_lock) from before
+  anything compiles until it returns; `force_unlock` takes over a live one.
 
   Writes TensorBoard scalars (every loss term, steps/s), an image grid
   (masked | output | truth) and orbax checkpoints under `workdir`; prints a
@@ -130,6 +178,8 @@ def train(config, workdir: str) -> train_lib.TrainState:
 
   Raises:
     config_lib.ConfigError: an unusable config (before anything compiles).
+    workdir_lock.WorkdirLocked: another run holds `workdir`.
+    workdir_lock.LeaseLost: another run took `workdir` over (nothing saved).
     Interrupted: after SIGTERM / SIGINT, once the current step is saved.
     faults.NonFiniteError: after config.max_nonfinite_skips skipped updates
       in a row (no checkpoint holds a NaN).
@@ -137,6 +187,16 @@ def train(config, workdir: str) -> train_lib.TrainState:
   config_lib.validate(config, num_local_devices=jax.local_device_count(),
                       process_count=jax.process_count())
   checkpoint.check_writable(workdir)
+  lease = _claim_workdir(workdir, config.lock_timeout, force_unlock)
+  try:
+    return _train(config, workdir, lease)
+  finally:
+    if lease:
+      lease.release()
+
+
+def _train(config, workdir: str, lease) -> train_lib.TrainState:
+  """`train` once the workdir is claimed (`lease`: process 0's, or None)."""
   is_chief = jax.process_index() == 0
   multi_process = jax.process_count() > 1
   if is_chief:
@@ -206,14 +266,19 @@ def train(config, workdir: str) -> train_lib.TrainState:
         ema = flax.jax_utils.unreplicate(p_state.ema_params)
         _write_samples(writer, workdir, done, sample_fn, ema, sample_batch)
       saved = itstime(done, config.checkpoint_every, config.num_steps)
-      if saved:
-        checkpoint.save(manager, flax.jax_utils.unreplicate(p_state))
-      signum = stop.signum
+      if saved and lease:
+        lease.renew()  # Sees a takeover now, not at the next heartbeat.
+      signum, lost = stop.signum, bool(lease and lease.lost)
       if multi_process:
         # Every process must stop (and save) at the same step.
-        agreed = ((itstime(done, STOP_SYNC_EVERY, config.num_steps) or saved)
-                  and distributed.any_process(signum is not None))
+        synced = itstime(done, STOP_SYNC_EVERY, config.num_steps) or saved
+        agreed, lost = (distributed.any_process_each(
+            (signum is not None, lost)) if synced else (False, False))
         signum = (signum or signal.SIGTERM) if agreed else None
+      if lost:  # Before the save: the workdir's checkpoints are not ours.
+        _stop_lost(lease, workdir)
+      if saved:
+        checkpoint.save(manager, flax.jax_utils.unreplicate(p_state))
       if signum is not None:
         if not saved:
           checkpoint.save(manager, flax.jax_utils.unreplicate(p_state),
