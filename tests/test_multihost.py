@@ -77,7 +77,8 @@ def _train(workdir, num_steps):
 def test_two_processes_match_one_process_and_stop_together(tmp_path):
   """One 2-process run checks both: it resumes a 1-process checkpoint, and a
   SIGTERM to process 1 alone stops both at one agreed, saved step, whose
-  state equals a single process trained to that step."""
+  state equals a single process trained to that step.  A second 2-process
+  run started on the same workdir meanwhile is refused."""
   assert jax.device_count() == 8
   single, multi = str(tmp_path / 'single'), str(tmp_path / 'multi')
   _train(single, 1)
@@ -91,11 +92,25 @@ def test_two_processes_match_one_process_and_stop_together(tmp_path):
   procs = [_launch(i, port, multi, 1000, logs[i], extra) for i in range(2)]
   try:
     _wait_for(logs[0], 'step 3/1000', procs, time.time() + TIMEOUT_S)
+    # A second 2-process run on the same workdir is refused; this one trains.
+    intruder_logs = [open(tmp_path / f'intruder_{i}.log', 'w+')
+                     for i in range(2)]
+    intruder_port = _free_port()
+    intruders = [_launch(i, intruder_port, multi, 1000, intruder_logs[i],
+                         extra) for i in range(2)]
+    _wait_all(intruders, time.time() + TIMEOUT_S)
     procs[1].send_signal(signal.SIGTERM)  # Pre-emption of one host only.
     _wait_all(procs, time.time() + TIMEOUT_S)
   finally:
-    _kill(procs)
+    _kill(procs + locals().get('intruders', []))
   out = _read_and_close(logs)
+  refused = _read_and_close(intruder_logs)
+  for i, proc in enumerate(intruders):
+    assert proc.returncode == 1, f'intruder {i}:\n{refused[i][-4000:]}'
+  assert ('is in use by another training run' in refused[0]
+          and f'process id {procs[0].pid} (process 0 of 2)' in refused[0]
+          ), refused[0][-4000:]
+  assert 'Process 0 could not claim' in refused[1], refused[1][-4000:]
   for i, proc in enumerate(procs):
     assert proc.returncode == 128 + signal.SIGTERM, (
         f'process {i}:\n{out[i][-4000:]}')

