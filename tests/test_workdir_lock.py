@@ -72,15 +72,17 @@ def test_heartbeat_renews_the_claim(workdir):
 
 def test_stale_claim_of_another_host_is_taken_over_after_the_timeout(
     workdir, caplog):
-  _plant(workdir, host='another-host', pid=1)
+  record = _plant(workdir, host='another-host', pid=1)
   with pytest.raises(workdir_lock.WorkdirLocked, match='host another-host'):
-    workdir_lock.claim(workdir, timeout_s=1)
-  time.sleep(1.2)
+    workdir_lock.claim(workdir, timeout_s=60)
+  store = workdir_lock._store(workdir)  # pylint: disable=protected-access
+  store.overwrite('00000001.json',
+                  json.dumps(dict(record, heartbeat=time.time() - 61)))
   with caplog.at_level(logging.WARNING):
-    with workdir_lock.claim(workdir, timeout_s=1) as lease:
+    with workdir_lock.claim(workdir, timeout_s=60) as lease:
       assert workdir_lock.current(workdir)['run_id'] == lease.run_id
   assert 'host another-host' in caplog.text
-  assert 'more than lock_timeout=1 s' in caplog.text
+  assert 'more than lock_timeout=60 s' in caplog.text
 
 
 def test_force_takes_over_and_the_holder_stops(workdir, caplog):
@@ -239,7 +241,7 @@ def test_two_train_runs_on_one_workdir(tmp_path):
   live run over, which stops without saving; another host's stale claim is
   taken over; the checkpoints resume."""
   workdir = str(tmp_path / 'run')
-  runs = [_Run(workdir, '--config.num_steps=1000') for _ in range(2)]
+  runs = [_Run(workdir, '--config.num_steps=100000') for _ in range(2)]
   try:
     deadline = time.time() + _DEADLINE_S
     while all(r.proc.poll() is None for r in runs):
@@ -250,16 +252,16 @@ def test_two_train_runs_on_one_workdir(tmp_path):
     assert loser.finish() == 1, loser.out
     assert 'is in use by another training run' in loser.out, loser.out
     assert f'process id {winner.pid}' in loser.out, loser.out
-    winner.wait_for('step 4/1000')
+    winner.wait_for('step 4/100000')
 
-    forced = _Run(workdir, '--config.num_steps=1000', '--force_unlock')
+    forced = _Run(workdir, '--config.num_steps=100000', '--force_unlock')
     assert winner.finish() == 1, winner.out
     assert 'Another run took over' in winner.out, winner.out
     assert f'process id {forced.pid}' in winner.out, winner.out
     assert 'stops without saving' in winner.out
     forced.wait_for('Resuming from step')
     assert 'forced with --force_unlock' in forced.out, forced.out
-    forced.wait_for('/1000 (')
+    forced.wait_for('/100000 (')
     forced.proc.send_signal(signal.SIGTERM)
     assert forced.finish() == 128 + signal.SIGTERM, forced.out
   finally:
