@@ -19,8 +19,8 @@ from vaegan_jax import workdir_lock
 
 
 def _child_env():
-  """Claims in child processes import the module alone: no jax, fast."""
-  return dict(os.environ, PYTHONPATH=os.path.join(ROOT, 'vaegan_jax'))
+  """Claims in child processes import the lock alone: no jax, fast."""
+  return dict(os.environ, PYTHONPATH=ROOT)
 
 
 @pytest.fixture(scope='module')
@@ -129,7 +129,8 @@ def test_process_gone_after_kill_reuse_or_reboot(tmp_path, capsys):
 
 
 _HOLD = """
-import sys, time, workdir_lock
+import sys, time
+from vaegan_jax import workdir_lock
 lease = workdir_lock.claim(sys.argv[1], timeout_s=60)
 print('held', flush=True)
 time.sleep(120)
@@ -156,7 +157,8 @@ def test_sigkilled_holder_is_taken_over_at_once(tmp_path, capsys):
 
 
 _RACE = """
-import os, sys, time, workdir_lock
+import os, sys, time
+from vaegan_jax import workdir_lock
 while not os.path.exists(sys.argv[2]):
   time.sleep(0.001)
 try:

@@ -2,9 +2,14 @@
 
   from vaegan_jax import inpaint, load_params
 """
-from vaegan_jax.inference import InpaintParams
-from vaegan_jax.inference import inpaint
-from vaegan_jax.inference import load_params
-
 __all__ = ['InpaintParams', 'inpaint', 'load_params']
 __version__ = '0.1.0'
+
+
+def __getattr__(name):
+  # Imported on first use, so that modules without jax (workdir_lock) load
+  # fast on their own.
+  if name in __all__:
+    from vaegan_jax import inference  # pylint: disable=g-import-not-at-top
+    return getattr(inference, name)
+  raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
