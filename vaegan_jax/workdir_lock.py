@@ -5,13 +5,14 @@
 
 The claim is a small JSON file, workdir/lock/<epoch>.json, that names its
 holder (host, process id, start time, heartbeat).  It is written with a
-create-only operation, which works where a file lock does not reach across
-hosts: a hard link of a complete temporary file on a local disk or NFS (the
-classic NFS-safe lock; O_EXCL where links are not supported), and an upload
-with if_generation_match=0 on gs://.  The highest epoch holds the workdir.
-Taking a claim over means creating the next epoch, which only one run can
-do; the winner then removes the older epochs.  The holder rewrites its file
-every heartbeat and stops at its next check once a higher epoch exists.
+create-only operation (lock_storage), which works where a file lock does not
+reach across hosts: a hard link of a complete temporary file on a local disk
+or NFS (the classic NFS-safe lock; O_EXCL where links are not supported),
+and an upload with if_generation_match=0 on gs://.  The highest epoch holds
+the workdir.  Taking a claim over means creating the next epoch, which only
+one run can do; the winner then removes the older epochs.  The holder
+rewrites its file every heartbeat and stops at its next check once a higher
+epoch exists.
 
 A claim is taken over
   * at once when its process is gone: the same host (boot and process
