@@ -26,6 +26,7 @@ from vaegan_jax import checkpoint
 from vaegan_jax import image_io
 from vaegan_jax import inpaint_inputs as inputs
 from vaegan_jax import models
+from vaegan_jax import patch_synthesis
 from vaegan_jax import whole_photo
 
 
@@ -224,14 +225,19 @@ def _check_host_memory(need: int, what: str) -> None:
                       what)
 
 
+TEXTURES = ('patches', 'network')
+
+
 def inpaint(params: InpaintParams, image, mask, *, rng=None,
-            num_samples: Optional[int] = None, fidelity: bool = False):
+            num_samples: Optional[int] = None, fidelity: bool = False,
+            texture: str = 'patches'):
   """Fills the masked pixels of `image`.
 
-  Small images with holes of the training size run as one batched model
-  call; larger ones go coarse to fine, cropped around their holes and
-  tiled (vaegan_jax/whole_photo.py), so time and memory stay bounded.
-  Every fill is blended into the visible pixels around it (no seam).
+  The model runs once per group of holes, cropped around it, at the scale
+  where the hole is as large as in training (vaegan_jax/whole_photo.py),
+  so time and memory stay bounded.  With texture='patches' (the default)
+  that fill guides a patch search that rebuilds the hole from the photo's
+  own patches at every finer scale (vaegan_jax/patch_synthesis.py).
 
   Args:
     params: from `load_params`.
@@ -246,8 +252,12 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
       leading axis: [k, *image.shape].
     fidelity: the fill best under PSNR / SSIM instead of the one with
       texture (the 'attention' generator without its copied detail:
-      smoother, closer on average; docs/quality.md).  Other generators
-      give their default output.
+      smoother, closer on average; docs/quality.md), upsampled scale by
+      scale by the model.  Other generators give their default output.
+    texture: 'patches': the photo's own patches at every scale, guided by
+      the model's fill; 'network': the model's own output at every scale
+      (the copied band of the 'attention' generator).  Ignored with
+      fidelity=True.
   Returns:
     Same shape and dtype as `image` (with a leading k when num_samples is
     set); pixels outside the mask are bit-identical to the input, and an
@@ -259,6 +269,10 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
   orig, single = inputs.check_image(image)
   hole = inputs.hole_mask(mask, np.shape(image))
   inputs.check_num_samples(num_samples)
+  if texture not in TEXTURES:
+    raise ValueError(f'texture: {texture!r} is not one of {TEXTURES}.')
+  synthesis = (None if fidelity or texture != 'patches'
+               else patch_synthesis.Settings())
   k = 1 if num_samples is None else num_samples
   if orig.shape[0] == 0 or not hole.any():
     outs = [np.array(orig[0] if single else orig)] * k
@@ -282,15 +296,25 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
         jax.random.PRNGKey(0) if rng is None else rng, k))
   outs = []
   for key in keys:
+    # The patch search's randomness: fixed for the default fill, one
+    # stream per sample otherwise.
+    skey = (jax.random.PRNGKey(0) if key is None
+            else jax.random.fold_in(key, 1))
     if direct:
       raw = model(x, hole, key)
       out = np.stack([whole_photo.seam_correct(raw[i], x[i], hole[i])
                       for i in range(n)])
+      if synthesis is not None:
+        out = np.stack([
+            patch_synthesis.synthesize(x[i], hole[i], out[i],
+                                       jax.random.fold_in(skey, i), synthesis)
+            if hole[i].any() else out[i] for i in range(n)])
     else:
       out = np.stack([
           whole_photo.fill(
               model, x[i], hole[i], work_size=work, key=key,
-              check_memory=_check_host_memory) for i in range(n)])
+              check_memory=_check_host_memory, synthesis=synthesis,
+              synthesis_key=jax.random.fold_in(skey, i)) for i in range(n)])
     if orig.dtype == np.uint8:
       out = np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
     else:
@@ -312,6 +336,10 @@ def main(argv=None):
   parser.add_argument('--seed', type=int, default=0)
   parser.add_argument('--fidelity', action='store_true',
                       help='the fill best under PSNR/SSIM (no copied texture)')
+  parser.add_argument('--texture', choices=TEXTURES, default='patches',
+                      help="'patches': the photo's own patches at every "
+                      "scale, guided by the model (default); 'network': the "
+                      "model's output at every scale")
   args = parser.parse_args(argv)
   checkpoint.mute_closed_loop_noise()
   params = load_params(args.workdir or os.path.join(PRETRAINED_DIR,
@@ -323,10 +351,12 @@ def main(argv=None):
                      f'{image.shape[:2]}; expected the same H, W.')
   if args.num_samples:
     out = inpaint(params, image, mask, num_samples=args.num_samples,
-                  rng=jax.random.PRNGKey(args.seed), fidelity=args.fidelity)
+                  rng=jax.random.PRNGKey(args.seed), fidelity=args.fidelity,
+                  texture=args.texture)
     out = np.concatenate(list(out), axis=1)  # samples side by side
   else:
-    out = inpaint(params, image, mask, fidelity=args.fidelity)
+    out = inpaint(params, image, mask, fidelity=args.fidelity,
+                  texture=args.texture)
   image_io.save_png(args.output, out)
   print(f'wrote {args.output}')
 

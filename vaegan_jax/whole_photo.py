@@ -28,6 +28,8 @@ import jax
 import numpy as np
 from scipy import ndimage
 
+from vaegan_jax import patch_synthesis
+
 # (images [B, h, w, 3], holes [B, h, w], key or None) -> raw [B, h, w, 3].
 ModelFn = Callable[[np.ndarray, np.ndarray, Optional[jax.Array]], np.ndarray]
 TILE = 256          # side of a model call on a large scale
@@ -233,16 +235,53 @@ def run_tiled(model: ModelFn, image: np.ndarray, hole: np.ndarray, key,
 
 
 def fill(model: ModelFn, image: np.ndarray, hole: np.ndarray, *,
-         work_size: int, key=None, check_memory=None) -> np.ndarray:
-  """Fills one photo coarse to fine (module doc); returns [H, W, 3] float32.
+         work_size: int, key=None, check_memory=None,
+         synthesis: Optional[patch_synthesis.Settings] = None,
+         synthesis_key=None) -> np.ndarray:
+  """Fills one photo; returns [H, W, 3] float32.
 
-  check_memory: optional callable(bytes, what) raising MemoryError.
+  With `synthesis` the model runs once per hole group, at the coarsest
+  scale, and `patch_synthesis` rebuilds every finer level from the photo's
+  own patches, guided by it; without, the model fills every scale (module
+  doc).  key: the model's latent sample (None: the prior mean);
+  synthesis_key: the patch search's.  check_memory: optional
+  callable(bytes, what) raising MemoryError.
   """
   out = np.array(image, np.float32)
   for i, part in enumerate(groups(hole, work_size)):
     sub = None if key is None else jax.random.fold_in(key, i)
-    _fill_group(model, out, part, work_size, sub, check_memory)
+    if synthesis is None:
+      _fill_group(model, out, part, work_size, sub, check_memory)
+    else:
+      _synthesize_group(model, out, part, work_size, sub, check_memory,
+                        synthesis, jax.random.fold_in(synthesis_key, i))
   return out
+
+
+def _synthesize_group(model, out, hole, work_size, key, check_memory,
+                      settings, synthesis_key):
+  """Fills `hole` (one group) of `out` [H, W, 3] in place: the network at
+  the coarsest scale, then the photo's own patches up to full size."""
+  p = plan(hole, work_size)
+  y0, y1, x0, x1 = p.box
+  if check_memory is not None:
+    check_memory(BYTES_PER_PIXEL * (y1 - y0) * (x1 - x0),
+                 f'a working region of {y1 - y0}x{x1 - x0}')
+  region = np.ascontiguousarray(out[y0:y1, x0:x1])
+  region_hole = hole[y0:y1, x0:x1]
+  guide = coarse_fill(model, region, region_hole, p.scales[0], key)
+  result = patch_synthesis.synthesize(region, region_hole, guide,
+                                      synthesis_key, settings)
+  out[y0:y1, x0:x1] = np.where(region_hole[..., None], result, region)
+
+
+def coarse_fill(model, image, hole, scale, key):
+  """The model's seam-corrected fill of image [H, W, 3] at `scale`."""
+  hw = (max(1, round(image.shape[0] * scale)),
+        max(1, round(image.shape[1] * scale)))
+  img_s = _resize(image, hw)
+  hole_s = _resize_hole(hole, hw) if scale < 1.0 else hole
+  return seam_correct(run_tiled(model, img_s, hole_s, key), img_s, hole_s)
 
 
 def _fill_group(model, out, hole, work_size, key, check_memory):
