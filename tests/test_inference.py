@@ -140,6 +140,8 @@ jax.monitoring.register_event_duration_secs_listener(
 
 
 def test_nearby_sizes_share_compiled_models(params, monkeypatch):
+  """The model's compiled sizes (the patch search's have their own test in
+  test_patch_synthesis.py)."""
   monkeypatch.setattr(inference, '_EXECUTABLES', collections.OrderedDict())
   rng = np.random.RandomState(0)
   # 12 sizes in [65, 97)^2: 8 x 8 multiples of 4 (downsampling factor 4)
@@ -152,13 +154,13 @@ def test_nearby_sizes_share_compiled_models(params, monkeypatch):
     image = _image((9 + i % 2, h, w, 3), np.uint8, seed=i)
     mask = np.zeros((h, w), bool)
     mask[h // 2:, w - 20:] = True  # touches the padded border
-    out = inference.inpaint(params, image, mask)
+    out = inference.inpaint(params, image, mask, texture='network')
     assert out.shape == image.shape and out.dtype == image.dtype
     np.testing.assert_array_equal(out[:, ~mask], image[:, ~mask])
     if i == 0:  # Hole pixels (and the padding that mirrors them) unused.
       other = np.where(mask[..., None], 255 - image, image)
-      np.testing.assert_array_equal(inference.inpaint(params, other, mask),
-                                    out)
+      np.testing.assert_array_equal(
+          inference.inpaint(params, other, mask, texture='network'), out)
   shapes = set(key[1] for key in inference._EXECUTABLES)
   assert shapes <= {(10, hb, wb) for hb in (80, 96) for wb in (80, 96)}
   assert len(_BACKEND_COMPILES) - before <= len(shapes), shapes

@@ -1,0 +1,178 @@
+"""patch_synthesis: the guided PatchMatch that rebuilds holes from the photo."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from vaegan_jax import patch_synthesis as ps
+
+# Small, fast settings for the unit tests (the defaults are for photos).
+FAST = ps.Settings(patch=7, dims=12, max_rounds=4, max_iters=2,
+                   final_vote_patch=3)
+
+
+def _stripes(h, w, period=6, vertical=False):
+  t = np.arange(w if vertical else h)
+  band = (np.sin(2 * np.pi * t / period) > 0).astype(np.float32)
+  img = np.broadcast_to(band[None, :] if vertical else band[:, None], (h, w))
+  rgb = np.stack([0.2 + 0.6 * img, 0.3 + 0.2 * img, 0.8 - 0.5 * img], -1)
+  return rgb.astype(np.float32)
+
+
+def _smooth_guide(image, hole):
+  """The mean visible colour in the hole: a guide with no texture."""
+  return np.where(hole[..., None], image[~hole].mean(0), image)
+
+
+def test_valid_sources_are_the_fully_visible_patches():
+  rng = np.random.default_rng(0)
+  hole = rng.random((13, 17)) < 0.05
+  inside = np.ones_like(hole)
+  inside[:, 15:] = False
+  got = np.asarray(ps.valid_sources(jnp.asarray(hole), jnp.asarray(inside), 5))
+  want = np.zeros_like(hole)
+  for y in range(13):
+    for x in range(17):
+      ys, xs = slice(y - 2, y + 3), slice(x - 2, x + 3)
+      want[y, x] = (y >= 2 and x >= 2 and y + 3 <= 13 and x + 3 <= 17
+                    and not hole[ys, xs].any() and inside[ys, xs].all())
+  np.testing.assert_array_equal(got, want)
+
+
+def test_search_recovers_a_translation():
+  """Target = the source moved by (5, -7): PatchMatch finds that shift."""
+  rng = np.random.default_rng(1)
+  src = rng.random((64, 64, 3)).astype(np.float32)
+  tgt = np.roll(src, (-5, 7), axis=(0, 1))
+  valid = np.ones((64, 64), bool)
+  filters = ps._pca_filters(jax.random.key(0, impl='unsafe_rbg'),
+                            jnp.asarray(src), jnp.asarray(valid), 5, 16, 512)
+  fs = ps._conv(jnp.asarray(src), filters, 'SAME')
+  ft = ps._conv(jnp.asarray(tgt), filters, 'SAME')
+  nnf = ps._sample_valid(jax.random.key(1, impl='unsafe_rbg'),
+                         jnp.asarray(valid), (64, 64))
+  dist = jnp.full((64, 64), jnp.inf)
+  nnf, dist = ps._search(jax.random.key(2, impl='unsafe_rbg'), ft, fs,
+                         jnp.asarray(valid), nnf, dist, 3, 1.0)
+  grid = np.stack(np.meshgrid(np.arange(64), np.arange(64), indexing='ij'),
+                  -1)
+  offset = np.asarray(nnf) - grid
+  inner = (slice(8, 56), slice(8, 56))  # away from the wrapped border
+  right = np.all(offset[inner] == (5, -7), axis=-1)
+  assert right.mean() > 0.95
+
+
+def test_fills_a_periodic_texture_with_the_texture():
+  img = _stripes(48, 56)
+  hole = np.zeros((48, 56), bool)
+  hole[16:34, 20:40] = True
+  out = ps.synthesize(img, hole, _smooth_guide(img, hole),
+                      jax.random.PRNGKey(0), FAST)
+  np.testing.assert_array_equal(out[~hole], img[~hole])
+  err = np.abs(out - img)[hole].mean()
+  flat = np.abs(_smooth_guide(img, hole) - img)[hole].mean()
+  assert err < 0.25 * flat, (err, flat)
+  # Texture, not blur: the fill keeps the stripes' contrast.
+  assert out[hole].std(0).mean() > 0.8 * img[hole].std(0).mean()
+
+
+def test_the_guide_decides_which_texture_goes_where():
+  """Top: red vertical stripes, bottom: blue horizontal stripes.  The hole
+  spans both; the guide says where each goes, and the fill follows it."""
+  h, w = 64, 64
+  top = _stripes(h, w, vertical=True) * np.array([1.0, 0.3, 0.3], np.float32)
+  bottom = _stripes(h, w) * np.array([0.3, 0.3, 1.0], np.float32)
+  img = np.where((np.arange(h) < h // 2)[:, None, None], top, bottom)
+  hole = np.zeros((h, w), bool)
+  hole[12:52, 16:48] = True
+  for split in (24, 40):  # the guide's border, not the image's (32)
+    guide = img.copy()
+    rows = np.arange(h)[:, None, None]
+    guide = np.where(hole[..., None],
+                     np.where(rows < split, top.mean((0, 1)),
+                              bottom.mean((0, 1))), img)
+    out = ps.synthesize(img, hole, guide, jax.random.PRNGKey(0),
+                        FAST._replace(guide_weight=1.0))
+    redness = out[..., 0] - out[..., 2]
+    assert redness[14:split - 4, 18:46].mean() > 0.1
+    assert redness[split + 4:50, 18:46].mean() < -0.1
+
+
+def test_keys_give_different_fills_and_the_same_key_the_same():
+  rng = np.random.default_rng(3)
+  img = np.clip(_stripes(40, 40) + rng.normal(0, 0.1, (40, 40, 3)), 0, 1)
+  img = img.astype(np.float32)
+  hole = np.zeros((40, 40), bool)
+  hole[10:30, 12:28] = True
+  guide = _smooth_guide(img, hole)
+  a = ps.synthesize(img, hole, guide, jax.random.PRNGKey(0), FAST)
+  b = ps.synthesize(img, hole, guide, jax.random.PRNGKey(0), FAST)
+  c = ps.synthesize(img, hole, guide, jax.random.PRNGKey(1), FAST)
+  np.testing.assert_array_equal(a, b)
+  assert np.abs(a - c)[hole].mean() > 0.02
+
+
+@pytest.mark.parametrize('shape,box', [
+    ((37, 53), (0, 12, 40, 53)),     # odd size, hole on the corner
+    ((29, 71), (10, 29, 0, 15)),     # hole on the bottom-left border
+])
+def test_odd_sizes_and_border_holes(shape, box):
+  rng = np.random.default_rng(4)
+  img = rng.random(shape + (3,)).astype(np.float32)
+  hole = np.zeros(shape, bool)
+  hole[box[0]:box[1], box[2]:box[3]] = True
+  out = ps.synthesize(img, hole, _smooth_guide(img, hole),
+                      jax.random.PRNGKey(0), FAST)
+  assert out.shape == img.shape and out.dtype == np.float32
+  assert np.isfinite(out).all()
+  np.testing.assert_array_equal(out[~hole], img[~hole])
+  # Every hole pixel was written with visible colours (none left as the
+  # guide's flat mean).
+  assert (np.abs(out - _smooth_guide(img, hole))[hole].max(-1) > 0).mean() > 0.9
+
+
+def test_pyramid_levels_halve_and_average_only_visible_pixels():
+  img = np.zeros((40, 52, 3), np.float32)
+  img[:, :26] = 1.0
+  hole = np.zeros((40, 52), bool)
+  hole[:, 20:26] = True
+  img[hole] = 100.0  # must never leak into a coarser level
+  levels = ps.pyramid(img, hole, 8)
+  assert [l[1].shape for l in levels] == [(40, 52), (20, 26), (10, 13)]
+  for im, hl in levels[1:]:
+    assert im.max() <= 1.0 + 1e-6
+
+
+_COMPILES = []
+jax.monitoring.register_event_duration_secs_listener(
+    lambda event, duration, **_: _COMPILES.append(event) if event ==
+    '/jax/core/compile/backend_compile_duration' else None)
+
+
+def test_nearby_sizes_share_compiled_levels():
+  rng = np.random.default_rng(5)
+
+  def run(h, w):
+    img = rng.random((h, w, 3)).astype(np.float32)
+    hole = np.zeros((h, w), bool)
+    hole[h // 3:h // 2, w // 4:w // 2] = True
+    return ps.synthesize(img, hole, _smooth_guide(img, hole),
+                         jax.random.PRNGKey(0), FAST)
+
+  run(70, 90)
+  before = len(_COMPILES)
+  for h, w in ((66, 94), (75, 81), (79, 95)):  # the same padded sizes
+    run(h, w)
+  assert len(_COMPILES) == before
+
+
+def test_unknown_pixels_are_never_read():
+  img = _stripes(40, 44)
+  hole = np.zeros((40, 44), bool)
+  hole[12:28, 10:30] = True
+  guide = _smooth_guide(img, hole)
+  other = np.where(hole[..., None], 1.0 - img, img)
+  a = ps.synthesize(img, hole, guide, jax.random.PRNGKey(0), FAST)
+  b = ps.synthesize(other, hole, guide, jax.random.PRNGKey(0), FAST)
+  np.testing.assert_array_equal(a, b)
