@@ -3,6 +3,7 @@
   python benchmarks/whole_photo.py                  # shipped model
   python benchmarks/whole_photo.py --workdir workdirs/default
   python benchmarks/whole_photo.py --smoke
+  python benchmarks/whole_photo.py --texture network   # the model at every scale
 
 The held-out photos (long side <= 1024, their object-like eval holes, as in
 eval.py's photo mode).  For each: the first and the median warm time of
@@ -35,7 +36,8 @@ def _gib(kib: int) -> float:
   return kib / 2**20
 
 
-def _cold_cli(workdir: str, image: np.ndarray, hole: np.ndarray):
+def _cold_cli(workdir: str, image: np.ndarray, hole: np.ndarray,
+              texture: str):
   with tempfile.TemporaryDirectory() as tmp:
     img, msk, out = (os.path.join(tmp, f) for f in ('i.png', 'm.png',
                                                      'o.png'))
@@ -43,7 +45,7 @@ def _cold_cli(workdir: str, image: np.ndarray, hole: np.ndarray):
     image_io.save_png(msk, (hole * 255).astype(np.uint8))
     env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=os.path.join(tmp, 'c'))
     cmd = [sys.executable, '-m', 'vaegan_jax.inference', '--image', img,
-           '--mask', msk, '--output', out] + (
+           '--mask', msk, '--output', out, '--texture', texture] + (
                ['--workdir', workdir] if workdir else [])
     t = time.perf_counter()
     proc = subprocess.run(cmd, cwd=bench_util.ROOT, env=env,
@@ -63,6 +65,8 @@ def main():
                  help='how many held-out photos (default all; smoke 1)')
   p.add_argument('--megapixels', type=float, default=None,
                  help='size of the large photo (default 12; smoke 0.5)')
+  p.add_argument('--texture', default='patches', choices=inference.TEXTURES,
+                 help="inpaint's texture (default: 'patches')")
   args = p.parse_args()
   repeats = args.repeats or (1 if args.smoke else 3)
   params = inference.load_params(args.workdir or os.path.join(
@@ -80,10 +84,11 @@ def main():
       mask = cv2.resize(mask, hw, interpolation=cv2.INTER_NEAREST)
     hole = mask.reshape(image.shape[:2]) > 0.5
     t = time.perf_counter()
-    inference.inpaint(params, image, hole)
+    inference.inpaint(params, image, hole, texture=args.texture)
     first = time.perf_counter() - t
     warm = bench_util.median(bench_util.timed(
-        lambda: inference.inpaint(params, image, hole), repeats))
+        lambda: inference.inpaint(params, image, hole, texture=args.texture),
+        repeats))
     bih = bench_util.median(bench_util.timed(
         lambda: baselines.inpaint_classical('biharmonic', image[None],
                                             hole[None]), 1))
@@ -103,7 +108,7 @@ def main():
 
   image, hole = data['image'][0], data['mask'][0][..., 0] > 0.5
   cli_s, cli_peak = _cold_cli(args.workdir, image[:max_side, :max_side],
-                              hole[:max_side, :max_side])
+                              hole[:max_side, :max_side], args.texture)
   results.update(cold_cli_s=cli_s, cold_cli_peak_gib=cli_peak)
 
   mp = args.megapixels or (0.5 if args.smoke else 12.0)
@@ -114,7 +119,7 @@ def main():
                         interpolation=cv2.INTER_NEAREST) > 0
   t = time.perf_counter()
   try:
-    inference.inpaint(params, big, big_hole)
+    inference.inpaint(params, big, big_hole, texture=args.texture)
     outcome = 'done'
   except MemoryError as e:
     outcome = f'MemoryError: {e}'

@@ -176,3 +176,18 @@ def test_unknown_pixels_are_never_read():
   a = ps.synthesize(img, hole, guide, jax.random.PRNGKey(0), FAST)
   b = ps.synthesize(other, hole, guide, jax.random.PRNGKey(0), FAST)
   np.testing.assert_array_equal(a, b)
+
+
+def test_levels_above_the_search_size_copy_the_carried_match():
+  """Large levels only vote the match carried up: texture that the searched
+  levels resolve (period 12 px here) is copied in phase."""
+  img = _stripes(96, 112, period=12)
+  hole = np.zeros((96, 112), bool)
+  hole[30:66, 40:76] = True
+  settings = FAST._replace(max_search_side=48)
+  out = ps.synthesize(img, hole, _smooth_guide(img, hole),
+                      jax.random.PRNGKey(0), settings)
+  np.testing.assert_array_equal(out[~hole], img[~hole])
+  err = np.abs(out - img)[hole].mean()
+  flat = np.abs(_smooth_guide(img, hole) - img)[hole].mean()
+  assert err < 0.35 * flat, (err, flat)

@@ -52,6 +52,7 @@ class Settings(NamedTuple):
   small_side: int = 64      # levels up to this share one padded shape
   whole_side: int = 256     # levels up to this search the whole level
   samples: int = 1024       # patches that estimate the PCA
+  max_search_side: int = 1024  # larger levels only vote the carried match
 
 
 def _bucket(n: int, factor: int = _PAD_FACTOR) -> int:
@@ -283,6 +284,23 @@ def _level(key, image, hole, inside, guide, current, nnf, box_origin, rounds,
   return jax.lax.fori_loop(0, rounds, round_, (current, nnf, dist))
 
 
+@functools.partial(jax.jit, static_argnames=('vote_patch',))
+def _vote_level(image, hole, inside, current, nnf, box_origin, *,
+                vote_patch: int):
+  """A level too large to search: the carried match, voted with this
+  level's pixels (no patch features, so memory stays that of the image)."""
+  th, tw = nnf.shape[:2]
+  y0, x0 = box_origin[0], box_origin[1]
+  valid = valid_sources(hole, inside, 1)
+  ok_match = valid[nnf[..., 0], nnf[..., 1]]
+  dist = jnp.where(ok_match, 1.0, jnp.inf)
+  voted, ok = _vote(image, nnf, dist, vote_patch, 1.0)
+  box_hole = jax.lax.dynamic_slice(hole, (y0, x0), (th, tw))
+  old = jax.lax.dynamic_slice(current, (y0, x0, 0), (th, tw, 3))
+  new = jnp.where((box_hole & ok)[..., None], voted, old)
+  return jax.lax.dynamic_update_slice(current, new, (y0, x0, 0)), nnf
+
+
 def _fast_key(key):
   """A key of XLA's own generator: its sampling compiles in a fraction of
   threefry's time, and the searches need many samples, not crypto."""
@@ -388,17 +406,24 @@ def synthesize(image, hole, guide, key, settings: Settings = Settings()):
                      axis=-1).astype(np.int32)
     rounds = max(settings.min_rounds, min(settings.max_rounds, 1 + 2 * depth))
     iters = max(settings.min_rounds, min(settings.max_iters, 1 + depth))
-    out, nnf, _ = _level(
-        _fast_key(jax.random.fold_in(key, depth)), jnp.asarray(
-            _pad_to(img, (hp, wp))),
-        jnp.asarray(_pad_to(hl, (hp, wp), mode='constant')),
-        jnp.asarray(inside), jnp.asarray(_pad_to(guide_up, (hp, wp))),
-        jnp.asarray(current_p), jnp.asarray(nnf),
-        jnp.asarray([y0, x0], jnp.int32), rounds, iters,
-        nnf_full is not None, box_shape=(th, tw), settings=settings,
-        sigma=float(sigma),
-        vote_patch=(settings.final_vote_patch if depth == 0 else 0)
-        or settings.vote_patch or settings.patch)
+    vote_patch = ((settings.final_vote_patch if depth == 0 else 0)
+                  or settings.vote_patch or settings.patch)
+    if nnf_full is not None and max(h, w) > settings.max_search_side:
+      out, nnf = _vote_level(
+          jnp.asarray(_pad_to(img, (hp, wp))),
+          jnp.asarray(_pad_to(hl, (hp, wp), mode='constant')),
+          jnp.asarray(inside), jnp.asarray(current_p), jnp.asarray(nnf),
+          jnp.asarray([y0, x0], jnp.int32), vote_patch=vote_patch)
+    else:
+      out, nnf, _ = _level(
+          _fast_key(jax.random.fold_in(key, depth)), jnp.asarray(
+              _pad_to(img, (hp, wp))),
+          jnp.asarray(_pad_to(hl, (hp, wp), mode='constant')),
+          jnp.asarray(inside), jnp.asarray(_pad_to(guide_up, (hp, wp))),
+          jnp.asarray(current_p), jnp.asarray(nnf),
+          jnp.asarray([y0, x0], jnp.int32), rounds, iters,
+          nnf_full is not None, box_shape=(th, tw), settings=settings,
+          sigma=float(sigma), vote_patch=vote_patch)
     full = np.stack(np.meshgrid(np.arange(hp), np.arange(wp), indexing='ij'),
                     axis=-1).astype(np.int32)
     full[y0:y0 + th, x0:x0 + tw] = np.asarray(nnf)

@@ -1,7 +1,10 @@
 """Whole photos of any size with a model trained on small crops.
 
 `fill` runs a model (any (images, holes, key) -> raw output function) on one
-photo:
+photo.  By default (`synthesis` settings given) the model runs once per
+hole group, at the coarsest scale below, and `patch_synthesis` rebuilds
+every finer scale from the photo's own patches, guided by that fill.
+Without them, every scale is the model's:
 1. Crop: holes are grouped (`groups`), and each group is filled in a box
    around it with a margin of context (IOPaint's "crop" strategy), so a
    small hole in a large photo costs what a small image costs.
