@@ -235,9 +235,11 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
 
   The model runs once per group of holes, cropped around it, at the scale
   where the hole is as large as in training (vaegan_jax/whole_photo.py),
-  so time and memory stay bounded.  With texture='patches' (the default)
-  that fill guides a patch search that rebuilds the hole from the photo's
-  own patches at every finer scale (vaegan_jax/patch_synthesis.py).
+  so time and memory stay bounded; small images with holes of the training
+  size are that scale already (one batched call).  Otherwise, with
+  texture='patches' (the default), that fill guides a patch search that
+  rebuilds the hole from the photo's own patches at every finer scale
+  (vaegan_jax/patch_synthesis.py).
 
   Args:
     params: from `load_params`.
@@ -300,15 +302,10 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
     # stream per sample otherwise.
     skey = (jax.random.PRNGKey(0) if key is None
             else jax.random.fold_in(key, 1))
-    if direct:
+    if direct:  # At the training scale: the model's fill is the fill.
       raw = model(x, hole, key)
       out = np.stack([whole_photo.seam_correct(raw[i], x[i], hole[i])
                       for i in range(n)])
-      if synthesis is not None:
-        out = np.stack([
-            patch_synthesis.synthesize(x[i], hole[i], out[i],
-                                       jax.random.fold_in(skey, i), synthesis)
-            if hole[i].any() else out[i] for i in range(n)])
     else:
       out = np.stack([
           whole_photo.fill(
@@ -322,6 +319,16 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
     done = np.where(hole[..., None], out, orig)
     outs.append(done[0] if single else done)
   return np.stack(outs) if num_samples is not None else outs[0]
+
+
+def _use_compile_cache():
+  """Keeps compiled code on disk between CLI runs: compiling the model and
+  the patch search's levels is most of a first run's time.  The directory
+  is $JAX_COMPILATION_CACHE_DIR if set, else ~/.cache/vaegan_jax/jax."""
+  path = os.environ.get('JAX_COMPILATION_CACHE_DIR') or os.path.join(
+      os.path.expanduser('~'), '.cache', 'vaegan_jax', 'jax')
+  jax.config.update('jax_compilation_cache_dir', path)
+  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
 
 
 def main(argv=None):
@@ -342,6 +349,7 @@ def main(argv=None):
                       "model's output at every scale")
   args = parser.parse_args(argv)
   checkpoint.mute_closed_loop_noise()
+  _use_compile_cache()
   params = load_params(args.workdir or os.path.join(PRETRAINED_DIR,
                                                     DEFAULT_MODEL))
   image = image_io.read_image(args.image)
