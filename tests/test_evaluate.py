@@ -51,3 +51,23 @@ def test_check_targets():
                     'diversity (hole L1) >= 0.02'}
   result['results']['vaegan'] = _row(30.5, 0.86, 380.0, 0.1)
   assert '0/1 buckets' in evaluate.format_targets(result)
+
+
+def test_lpips_target_on_large_crops_and_photos_only():
+  rows = {'vaegan': _row(28.0, 0.80, 100.0, 0.9),
+          'patchmatch': _row(27.0, 0.80, 110.0, 1.0),
+          'biharmonic': _row(30.0, 0.85, 400.0, 0.05)}
+  for name, lp in (('vaegan', 0.12), ('patchmatch', 0.10),
+                   ('biharmonic', 0.20)):
+    rows[name]['all']['lpips'] = lp
+  name = 'default LPIPS < every classical row'
+  for mode, checked in (('photo', True), ('256px', True), ('64px', False)):
+    got = {t: (met, value, bound) for _, t, value, bound, met
+           in evaluate.check_targets({'mode': mode, 'results': rows})}
+    assert (name in got) == checked, mode
+    if checked:  # PatchMatch's 0.10 is the bound
+      assert got[name] == (False, 0.12, 0.10)
+  rows['vaegan']['all']['lpips'] = 0.09
+  got = {t: met for _, t, _, _, met
+         in evaluate.check_targets({'mode': 'photo', 'results': rows})}
+  assert got[name]
