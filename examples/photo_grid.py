@@ -38,9 +38,11 @@ def window(hole: np.ndarray, size: int):
 
 
 def row(params, image, hole, size: int, seed: int):
-  """The columns of one photo, each [size, size, 3] in [0, 1]."""
+  """(The columns of one photo, each [size, size, 3] in [0, 1]; the mean
+  hole L1 between its two samples)."""
   samples = inference.inpaint(params, image, hole, num_samples=2,
                               rng=jax.random.PRNGKey(seed))
+  diversity = float(np.abs(samples[0] - samples[1])[hole].mean())
   outs = [np.where(hole[..., None], 1.0, image),
           inference.inpaint(params, image, hole), samples[0], samples[1]]
   outs += [baselines.inpaint_classical(m, [image], [hole])[0]
@@ -53,7 +55,7 @@ def row(params, image, hole, size: int, seed: int):
     crop = o[box]
     cell[:crop.shape[0], :crop.shape[1]] = crop
     cells.append(cell)
-  return np.concatenate(cells, axis=1)
+  return np.concatenate(cells, axis=1), diversity
 
 
 def main(argv=None):
@@ -69,15 +71,20 @@ def main(argv=None):
   args = parser.parse_args(argv)
   params = inference.load_params(args.workdir)
   data = eval_data.load_eval_photos(checkpoint.read_config(args.workdir))
-  rows = []
+  rows, diversity = [], []
   for i, (image, mask, name) in enumerate(zip(data['image'], data['mask'],
                                               data['name'])):
     if i >= args.photos:
       break
     print(f'{name} {image.shape[0]}x{image.shape[1]}', flush=True)
-    rows.append(row(params, image, mask[..., 0] > 0.5, args.window, args.seed))
+    cells, div = row(params, image, mask[..., 0] > 0.5, args.window,
+                     args.seed)
+    rows.append(cells)
+    diversity.append(div)
   image_io.save_png(args.output, np.concatenate(rows, axis=0))
   print(f"wrote {args.output}: {' | '.join(COLUMNS)}")
+  print(f'diversity (mean hole L1 between the two samples): '
+        f'{np.mean(diversity):.4f} over {len(rows)} photos')
 
 
 if __name__ == '__main__':
