@@ -261,17 +261,25 @@ def fill(model: ModelFn, image: np.ndarray, hole: np.ndarray, *,
   return out
 
 
-def _synthesize_group(model, out, hole, work_size, key, check_memory,
-                      settings, synthesis_key):
-  """Fills `hole` (one group) of `out` [H, W, 3] in place: the network at
-  the coarsest scale, then the photo's own patches up to full size."""
+def _working_region(out, hole, work_size, check_memory):
+  """(plan, region [h, w, 3] copy, its hole) of one group of holes; the
+  region's host memory is checked first."""
   p = plan(hole, work_size)
   y0, y1, x0, x1 = p.box
   if check_memory is not None:
     check_memory(BYTES_PER_PIXEL * (y1 - y0) * (x1 - x0),
                  f'a working region of {y1 - y0}x{x1 - x0}')
-  region = np.ascontiguousarray(out[y0:y1, x0:x1])
-  region_hole = hole[y0:y1, x0:x1]
+  return (p, np.ascontiguousarray(out[y0:y1, x0:x1]),
+          hole[y0:y1, x0:x1])
+
+
+def _synthesize_group(model, out, hole, work_size, key, check_memory,
+                      settings, synthesis_key):
+  """Fills `hole` (one group) of `out` [H, W, 3] in place: the network at
+  the coarsest scale, then the photo's own patches up to full size."""
+  p, region, region_hole = _working_region(out, hole, work_size,
+                                           check_memory)
+  y0, y1, x0, x1 = p.box
   guide = coarse_fill(model, region, region_hole, p.scales[0], key)
   result = patch_synthesis.synthesize(region, region_hole, guide,
                                       synthesis_key, settings)
@@ -289,13 +297,9 @@ def coarse_fill(model, image, hole, scale, key):
 
 def _fill_group(model, out, hole, work_size, key, check_memory):
   """Fills `hole` (one group) of `out` [H, W, 3] in place."""
-  p = plan(hole, work_size)
+  p, region, region_hole = _working_region(out, hole, work_size,
+                                           check_memory)
   y0, y1, x0, x1 = p.box
-  if check_memory is not None:
-    check_memory(BYTES_PER_PIXEL * (y1 - y0) * (x1 - x0),
-                 f'a working region of {y1 - y0}x{x1 - x0}')
-  region = np.ascontiguousarray(out[y0:y1, x0:x1])
-  region_hole = hole[y0:y1, x0:x1]
   result = None
   for level, scale in enumerate(p.scales):
     hw = (max(1, round(region.shape[0] * scale)),

@@ -1,0 +1,266 @@
+"""PatchMatch on the accelerator: the per-level kernels of patch_synthesis.
+
+All pixels at once: propagation as jump flooding, random search in halving
+windows, distances on a per-level PCA of the patches (one convolution), and
+the vote that rebuilds a level from the matched source pixels.  Shapes:
+images [H, W, 3] (padded), holes and masks [H, W] bool, a nearest-neighbour
+field [th, tw, 2] of absolute source coordinates for the target box.
+"""
+import functools
+import math
+from typing import Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# Sides of the arrays of one level are padded to one of a few sizes per
+# octave, so that photos of nearby sizes share compiled code.
+_PAD_FACTOR = 16
+
+
+def bucket(n: int, factor: int = _PAD_FACTOR) -> int:
+  q = -(-int(n) // factor)
+  if q > 4:
+    e = q.bit_length() - 3
+    q = -(-q // (1 << e)) << e
+  return q * factor
+
+
+def _box_max(x, size: int, pad_value):
+  """Max over size x size windows (centred, SAME) of [H, W] bool."""
+  r = size // 2
+  p = jnp.pad(x, r, constant_values=pad_value)
+  return jax.lax.reduce_window(p, False, jax.lax.bitwise_or, (size, size),
+                               (1, 1), 'VALID')
+
+
+def valid_sources(hole, inside, patch: int):
+  """Pixels [H, W] whose whole patch is visible and inside the image."""
+  return ~_box_max(hole | ~inside, patch, True)
+
+
+def _offsets(patch: int):
+  r = patch // 2
+  return [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
+
+
+def _sample_valid(key, valid, shape, tries: int = 8):
+  """Random coordinates [*shape, 2], valid where any of `tries` uniform
+  draws was (rejection sampling; a miss is replaced by the search)."""
+  h, w = valid.shape
+  # uniform, not randint: randint's compile alone took ~1 s on a CPU.
+  u = jax.random.uniform(key, (2, tries) + shape)
+  ys = jnp.minimum((u[0] * h).astype(jnp.int32), h - 1)
+  xs = jnp.minimum((u[1] * w).astype(jnp.int32), w - 1)
+  first = jnp.argmax(valid[ys, xs], axis=0)
+  pick = lambda a: jnp.take_along_axis(a, first[None], axis=0)[0]
+  return jnp.stack([pick(ys), pick(xs)], axis=-1).astype(jnp.int32)
+
+
+def _pca_filters(key, image, valid, patch: int, dims: int, samples: int):
+  """Conv filters [p, p, 3, dims]: the top principal axes of the patches."""
+  coords = _sample_valid(key, valid, (samples,))
+  offs = jnp.array(_offsets(patch), jnp.int32)
+  h, w = valid.shape
+  ys = jnp.clip(coords[:, None, 0] + offs[None, :, 0], 0, h - 1)
+  xs = jnp.clip(coords[:, None, 1] + offs[None, :, 1], 0, w - 1)
+  x = image[ys, xs].reshape(samples, -1)          # [S, p*p*3]
+  ok = valid[coords[:, 0], coords[:, 1]].astype(jnp.float32)[:, None]
+  n = jnp.maximum(jnp.sum(ok), 1.0)
+  x = (x - jnp.sum(x * ok, axis=0) / n) * ok
+  cov = x.T @ x / n
+  _, vecs = jnp.linalg.eigh(cov)                  # ascending eigenvalues
+  basis = vecs[:, ::-1][:, :dims]                 # [p*p*3, dims]
+  return basis.reshape(patch, patch, 3, dims)
+
+
+def _conv(x, filters, padding):
+  return jax.lax.conv_general_dilated(
+      x[None], filters, (1, 1), padding,
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC'),
+      precision=jax.lax.Precision.HIGHEST)[0]
+
+
+def _box_blur(x, sigma: float):
+  """About a Gaussian blur of [H, W, C]: three box filters (running sums),
+  edge-padded; cheap and quick to compile for any sigma (static)."""
+  if sigma <= 0:
+    return x
+  # Three boxes of width 2b + 1 have variance 3 * ((2b + 1)**2 - 1) / 12.
+  b = max(1, int(round((math.sqrt(4.0 * sigma ** 2 + 1.0) - 1.0) / 2.0)))
+  for axis in (0, 1):
+    for _ in range(3):
+      pad = [(0, 0)] * 3
+      pad[axis] = (b + 1, b)
+      c = jnp.cumsum(jnp.pad(x, pad, mode='edge'), axis=axis)
+      n = x.shape[axis]
+      hi = jax.lax.slice_in_dim(c, 2 * b + 1, 2 * b + 1 + n, axis=axis)
+      lo = jax.lax.slice_in_dim(c, 0, n, axis=axis)
+      x = (hi - lo) / (2 * b + 1)
+  return x
+
+
+def _distance(ft, fs, nnf):
+  f = fs[nnf[..., 0], nnf[..., 1]]
+  return jnp.sum(jnp.square(ft - f), axis=-1)
+
+
+def _improve(ft, fs, valid, nnf, dist, cand, slack: float = 1.0):
+  """Takes the candidate matches [th, tw, 2] that are better (or within
+  `slack` x the distance: ties go to the candidate)."""
+  h, w = valid.shape
+  cand = jnp.stack([jnp.clip(cand[..., 0], 0, h - 1),
+                    jnp.clip(cand[..., 1], 0, w - 1)], axis=-1)
+  d = jnp.where(valid[cand[..., 0], cand[..., 1]],
+                _distance(ft, fs, cand), jnp.inf)
+  better = d < dist * slack
+  return jnp.where(better[..., None], cand, nnf), jnp.where(better, d, dist)
+
+
+def _search(key, ft, fs, valid, nnf, dist, iters, coherence: float):
+  """PatchMatch: jump-flooding propagation + random search, `iters` times.
+
+  Loops, not unrolled code: one compiled candidate step serves them all.
+  """
+  h, w = valid.shape
+  # (shift along y, shift along x) of the neighbour whose match is tried.
+  moves = jnp.array([(s * d, 0) for s in (8, 4, 2, 1) for d in (1, -1)]
+                    + [(0, s * d) for s in (8, 4, 2, 1) for d in (1, -1)],
+                    jnp.int32)
+  moves = moves[jnp.array([0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14,
+                           7, 15])]  # y and x alternate, coarse to fine
+  num_radii = max(1, int(math.log2(max(h, w))) + 1)
+
+  def propagate(i, carry):
+    nnf, dist = carry
+    m = moves[i]
+    neighbour = jnp.roll(nnf, (-m[0], -m[1]), axis=(0, 1))
+    # A neighbour's match that is about as good is taken: matches then
+    # agree over larger regions, and their votes copy sharp texture
+    # instead of averaging unrelated patches.
+    return _improve(ft, fs, valid, nnf, dist, neighbour - m, coherence)
+
+  def random_search(k):
+    def step(i, carry):
+      nnf, dist = carry
+      radius = jnp.maximum(1, max(h, w) >> i)
+      u = jax.random.uniform(jax.random.fold_in(k, i), nnf.shape,
+                             minval=-1.0, maxval=1.0)
+      cand = nnf + jnp.round(u * radius).astype(jnp.int32)
+      return _improve(ft, fs, valid, nnf, dist, cand)
+    return step
+
+  def body(it, carry):
+    carry = jax.lax.fori_loop(0, moves.shape[0], propagate, carry)
+    return jax.lax.fori_loop(0, num_radii,
+                             random_search(jax.random.fold_in(key, it)),
+                             carry)
+
+  return jax.lax.fori_loop(0, iters, body, (nnf, dist))
+
+
+def _vote(source, nnf, dist, patch: int, sharpness: float):
+  """Every target pixel: the weighted mean of the source pixels that the
+  `patch` x `patch` patches around it point to.  Weights favour good
+  matches (Wexler)."""
+  r = patch // 2
+  th, tw = nnf.shape[:2]
+  h, w = source.shape[:2]
+  finite = jnp.isfinite(dist)
+  scale = jnp.maximum(
+      jnp.sum(jnp.where(finite, dist, 0.0)) / jnp.maximum(jnp.sum(finite), 1),
+      1e-8)
+  weight = jnp.where(finite, jnp.exp(-dist / (sharpness * scale)), 0.0)
+  pn = jnp.pad(nnf, ((r, r), (r, r), (0, 0)), mode='edge')
+  pw = jnp.pad(weight, r)
+
+  def add(i, carry):
+    acc, total = carry
+    dy, dx = i // patch - r, i % patch - r
+    # The patch centred at p - d covers p with its pixel d.
+    n = jax.lax.dynamic_slice(pn, (r - dy, r - dx, 0), (th, tw, 2))
+    wt = jax.lax.dynamic_slice(pw, (r - dy, r - dx), (th, tw))
+    ys = jnp.clip(n[..., 0] + dy, 0, h - 1)
+    xs = jnp.clip(n[..., 1] + dx, 0, w - 1)
+    return acc + wt[..., None] * source[ys, xs], total + wt
+
+  acc, total = jax.lax.fori_loop(
+      0, patch * patch, add, (jnp.zeros((th, tw, source.shape[-1])),
+                              jnp.zeros((th, tw))))
+  return acc / jnp.maximum(total, 1e-12)[..., None], total > 0
+
+
+@functools.partial(jax.jit, static_argnames=('box_shape', 'settings',
+                                             'sigma', 'vote_patch'))
+def level(key, image, hole, inside, guide, current, nnf, box_origin, rounds,
+           iters, vote_first, *, box_shape: Tuple[int, int],
+           settings, sigma: float, vote_patch: int):
+  """One pyramid level on padded [H, W] arrays; the targets are the box
+  [box_origin, box_origin + box_shape); settings: a hashable
+  patch_synthesis.Settings.  Returns (current, nnf, dist)."""
+  p = settings.patch
+  r = p // 2
+  th, tw = box_shape
+  valid = valid_sources(hole, inside, p)
+  guide_low = _box_blur(guide, sigma)
+  k_pca, k_init, k_search = jax.random.split(key, 3)
+  filters = _pca_filters(k_pca, image, valid, p, settings.dims,
+                         settings.samples)
+  fs = _conv(image, filters, 'SAME')
+  y0, x0 = box_origin[0], box_origin[1]
+  box_hole = jax.lax.dynamic_slice(hole, (y0, x0), (th, tw))
+
+  def write(cur, voted, ok):
+    old = jax.lax.dynamic_slice(cur, (y0, x0, 0), (th, tw, 3))
+    new = jnp.where((box_hole & ok)[..., None], voted, old)
+    return jax.lax.dynamic_update_slice(cur, new, (y0, x0, 0))
+
+  def target_features(cur):
+    t = cur + settings.guide_weight * (guide_low - _box_blur(cur, sigma))
+    t = jnp.pad(t, ((r, r), (r, r), (0, 0)), mode='edge')
+    t = jax.lax.dynamic_slice(t, (y0, x0, 0), (th + 2 * r, tw + 2 * r, 3))
+    return _conv(t, filters, 'VALID')
+
+  def vote(cur, nnf, dist):
+    voted, ok = _vote(image, nnf, dist, vote_patch, settings.sharpness)
+    return write(cur, voted, ok)
+
+  # The NNF carried up from the coarser level (or random) competes with a
+  # fresh random match per pixel.
+  dist = jnp.full((th, tw), jnp.inf)
+  ft = target_features(current)
+  nnf, dist = _improve(ft, fs, valid, nnf, dist, nnf)
+  nnf, dist = _improve(ft, fs, valid, nnf, dist,
+                       _sample_valid(k_init, valid, (th, tw)))
+  # The carried match, voted with this level's pixels: sharp from the start.
+  current = jax.lax.cond(vote_first, vote, lambda c, n, d: c, current, nnf,
+                         dist)
+
+  def round_(i, carry):
+    current, nnf, _ = carry
+    ft = target_features(current)
+    dist = _distance(ft, fs, nnf)
+    dist = jnp.where(valid[nnf[..., 0], nnf[..., 1]], dist, jnp.inf)
+    nnf, dist = _search(jax.random.fold_in(k_search, i), ft, fs, valid, nnf,
+                        dist, iters, settings.coherence)
+    return vote(current, nnf, dist), nnf, dist
+
+  return jax.lax.fori_loop(0, rounds, round_, (current, nnf, dist))
+
+
+@functools.partial(jax.jit, static_argnames=('vote_patch',))
+def vote_level(image, hole, inside, current, nnf, box_origin, *,
+                vote_patch: int):
+  """A level too large to search: the carried match, voted with this
+  level's pixels (no patch features, so memory stays that of the image)."""
+  th, tw = nnf.shape[:2]
+  y0, x0 = box_origin[0], box_origin[1]
+  valid = valid_sources(hole, inside, 1)
+  ok_match = valid[nnf[..., 0], nnf[..., 1]]
+  dist = jnp.where(ok_match, 1.0, jnp.inf)
+  voted, ok = _vote(image, nnf, dist, vote_patch, 1.0)
+  box_hole = jax.lax.dynamic_slice(hole, (y0, x0), (th, tw))
+  old = jax.lax.dynamic_slice(current, (y0, x0, 0), (th, tw, 3))
+  new = jnp.where((box_hole & ok)[..., None], voted, old)
+  return jax.lax.dynamic_update_slice(current, new, (y0, x0, 0)), nnf
