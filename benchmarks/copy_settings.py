@@ -20,13 +20,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vaegan_jax import baselines
-from vaegan_jax import checkpoint
-from vaegan_jax import eval_data
-from vaegan_jax import inference
-from vaegan_jax import metrics
+from vaegan_jax.evaluation import baselines
+from vaegan_jax.run import checkpoint
+from vaegan_jax.data import eval_sets
+from vaegan_jax.inference import api
+from vaegan_jax.evaluation import metrics
 from vaegan_jax import models
-from vaegan_jax import whole_photo
+from vaegan_jax.inference import whole_photo
 
 
 def _fills(params, model_config, image, mask, texture=True, batch=64):
@@ -56,9 +56,9 @@ def main():
   parser.add_argument('--settings', nargs='*', default=[
       '2,0,linear', '2,0,energy', '4,4,energy', '6,4,energy', '8,4,energy'])
   args = parser.parse_args()
-  params = inference.load_params(args.workdir)
+  params = api.load_params(args.workdir)
   config = checkpoint.read_config(args.workdir)
-  data = eval_data.load_eval_data(config, num_masks_per_image=4,
+  data = eval_sets.load_eval_data(config, num_masks_per_image=4,
                                   split=args.split, image_size=64)
   pick = np.random.RandomState(0).permutation(len(data['image']))
   image = data['image'][pick[:args.num_images]]

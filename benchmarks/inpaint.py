@@ -22,9 +22,9 @@ import bench_util  # pylint: disable=g-bad-import-order
 import jax
 import numpy as np
 
-from vaegan_jax import baselines  # pylint: disable=g-import-not-at-top
-from vaegan_jax import inference
-from vaegan_jax import masks
+from vaegan_jax.evaluation import baselines  # pylint: disable=g-import-not-at-top
+from vaegan_jax.inference import api
+from vaegan_jax.data import masks
 from vaegan_jax import models
 
 _COMPILES = []
@@ -40,12 +40,12 @@ jax.monitoring.register_event_duration_secs_listener(_on_event)
 
 def _params(config, workdir):
   if workdir:
-    return inference.load_params(workdir)
+    return api.load_params(workdir)
   nets = models.create_networks(config.model)
   g_params, _ = jax.jit(lambda k: models.init_params(
       k, nets, models.size_multiple(nets)))(
           jax.random.PRNGKey(0))
-  return inference.InpaintParams(
+  return api.InpaintParams(
       params={k: g_params[k] for k in ('prior', 'generator')},
       model_config=config.model, step=0)
 
@@ -62,7 +62,7 @@ def _image_and_mask(h, w, masks_config):
 def _padded(params, h, w):
   """The H x W the model runs at (buckets since they exist)."""
   f = params.pad_multiple
-  bucket = getattr(inference, '_bucket', _multiple)
+  bucket = getattr(api, '_bucket', _multiple)
   return bucket(h, f), bucket(w, f)
 
 
@@ -72,16 +72,16 @@ def _multiple(n, factor=1):
 
 def _bucket_cost(params, image, hole, repeats):
   """Per-round ratios of warm time, buckets / next multiple, interleaved."""
-  bucket = inference._bucket  # pylint: disable=protected-access
+  bucket = api._bucket  # pylint: disable=protected-access
 
   def run(pad):
-    inference._bucket = pad  # pylint: disable=protected-access
+    api._bucket = pad  # pylint: disable=protected-access
     try:
       t = time.perf_counter()
-      inference.inpaint(params, image, hole)
+      api.inpaint(params, image, hole)
       return time.perf_counter() - t
     finally:
-      inference._bucket = bucket  # pylint: disable=protected-access
+      api._bucket = bucket  # pylint: disable=protected-access
 
   run(_multiple)  # compiles
   return [run(bucket) / run(_multiple) for _ in range(repeats)]
@@ -112,7 +112,7 @@ def main():
                  'downsampling factor, as before buckets (for comparison)')
   args = p.parse_args()
   if args.padding == 'multiple':
-    inference._bucket = _multiple  # pylint: disable=protected-access
+    api._bucket = _multiple  # pylint: disable=protected-access
   if not args.smoke:
     # Every compile is then a real one, and counted.
     jax.config.update('jax_enable_compilation_cache', False)
@@ -130,7 +130,7 @@ def main():
   for h, w in sizes:
     image, hole = _image_and_mask(h, w, config.masks)
     first, compiles, warm = _time_call(
-        lambda: inference.inpaint(params, image, hole), repeats)
+        lambda: api.inpaint(params, image, hole), repeats)
     r = dict(hole_ratio=float(hole.mean()), first_s=first, compiles=compiles,
              warm_s=warm, median_warm_s=bench_util.median(warm),
              padded=_padded(params, h, w))
@@ -149,7 +149,7 @@ def main():
       ['size', 'padded', 'hole', 'first call', 'compiles', 'warm',
        *methods, *(f'{m}/warm' for m in methods)], rows)
 
-  if args.padding == 'bucket' and hasattr(inference, '_bucket'):
+  if args.padding == 'bucket' and hasattr(api, '_bucket'):
     rows = []
     for h, w in sizes:
       f = params.pad_multiple
@@ -177,7 +177,7 @@ def main():
   inputs = [_image_and_mask(h, w, config.masks) for h, w in sweep]
   before, t = len(_COMPILES), time.perf_counter()
   for image, hole in inputs:
-    inference.inpaint(params, image, hole)
+    api.inpaint(params, image, hole)
   shapes = sorted({_padded(params, h, w) for h, w in sweep})
   results['sweep'] = dict(sizes=sweep, compiles=len(_COMPILES) - before,
                           seconds=time.perf_counter() - t,

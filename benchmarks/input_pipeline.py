@@ -19,7 +19,7 @@ import bench_util  # pylint: disable=g-bad-import-order
 
 import jax
 
-from vaegan_jax import input_pipeline
+from vaegan_jax.data import input_pipeline
 import train_step
 
 

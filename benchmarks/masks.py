@@ -26,8 +26,8 @@ def _worker(cores: int, size: int, count: int, repeats: int, kinds):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   tf.config.threading.set_inter_op_parallelism_threads(cores)
   tf.config.threading.set_intra_op_parallelism_threads(cores)
-  from configs import default  # pylint: disable=g-import-not-at-top
-  from vaegan_jax import masks  # pylint: disable=g-import-not-at-top
+  from vaegan_jax.configs import default  # pylint: disable=g-import-not-at-top
+  from vaegan_jax.data import masks  # pylint: disable=g-import-not-at-top
   rates = {}
   for kind in kinds:
     config = default.get_config().masks

@@ -28,10 +28,10 @@ import bench_util  # pylint: disable=g-bad-import-order,unused-import
 
 import numpy as np
 
-from configs import default
-from vaegan_jax import baselines
-from vaegan_jax import eval_data
-from vaegan_jax import metrics
+from vaegan_jax.configs import default
+from vaegan_jax.evaluation import baselines
+from vaegan_jax.data import eval_sets
+from vaegan_jax.evaluation import metrics
 
 
 def _lowpass(images, sigma):
@@ -54,7 +54,7 @@ def main():
   parser.add_argument('--json', default='')
   args = parser.parse_args()
   config = default.get_config()
-  data = eval_data.load_eval_data(
+  data = eval_sets.load_eval_data(
       config, num_masks_per_image=args.masks_per_image)
   image, mask = data['image'], data['mask']
   hole = np.broadcast_to(mask > 0.5, image.shape)

@@ -5,7 +5,7 @@
   python benchmarks/train_step.py --set model.dtype=bfloat16
   python benchmarks/train_step.py --profile                     # per-op table
   python benchmarks/train_step.py --smoke                       # seconds
-  git show REV:vaegan_jax/train_lib.py > /tmp/old_train_lib.py
+  git show REV:vaegan_jax/training/train_lib.py > /tmp/old_train_lib.py
   python benchmarks/train_step.py --baseline /tmp/old_train_lib.py
 
 With --baseline, the steps of that copy of train_lib.py (run with today's
@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vaegan_jax import train_lib
+from vaegan_jax.training import train_lib
 import xla_profile
 
 

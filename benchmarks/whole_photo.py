@@ -25,11 +25,11 @@ import bench_util  # pylint: disable=g-bad-import-order
 import cv2
 import numpy as np
 
-from configs import default as default_config  # pylint: disable=g-import-not-at-top
-from vaegan_jax import baselines
-from vaegan_jax import eval_data
-from vaegan_jax import image_io
-from vaegan_jax import inference
+from vaegan_jax.configs import default as default_config  # pylint: disable=g-import-not-at-top
+from vaegan_jax.evaluation import baselines
+from vaegan_jax.data import eval_sets
+from vaegan_jax.run import image_io
+from vaegan_jax.inference import api
 
 
 def _gib(kib: int) -> float:
@@ -44,7 +44,7 @@ def _cold_cli(workdir: str, image: np.ndarray, hole: np.ndarray,
     image_io.save_png(img, np.round(image * 255).astype(np.uint8))
     image_io.save_png(msk, (hole * 255).astype(np.uint8))
     env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=os.path.join(tmp, 'c'))
-    cmd = [sys.executable, '-m', 'vaegan_jax.inference', '--image', img,
+    cmd = [sys.executable, '-m', 'vaegan_jax.inference.api', '--image', img,
            '--mask', msk, '--output', out, '--texture', texture] + (
                ['--workdir', workdir] if workdir else [])
     t = time.perf_counter()
@@ -65,13 +65,13 @@ def main():
                  help='how many held-out photos (default all; smoke 1)')
   p.add_argument('--megapixels', type=float, default=None,
                  help='size of the large photo (default 12; smoke 0.5)')
-  p.add_argument('--texture', default='patches', choices=inference.TEXTURES,
+  p.add_argument('--texture', default='patches', choices=api.TEXTURES,
                  help="inpaint's texture (default: 'patches')")
   args = p.parse_args()
   repeats = args.repeats or (1 if args.smoke else 3)
-  params = inference.load_params(args.workdir or os.path.join(
-      inference.PRETRAINED_DIR, inference.DEFAULT_MODEL))
-  data = eval_data.load_eval_photos(default_config.get_config())
+  params = api.load_params(args.workdir or os.path.join(
+      api.PRETRAINED_DIR, api.DEFAULT_MODEL))
+  data = eval_sets.load_eval_photos(default_config.get_config())
   count = args.photos or (1 if args.smoke else len(data['image']))
   max_side = 160 if args.smoke else 1024
   rows, per_photo = [], []
@@ -84,10 +84,10 @@ def main():
       mask = cv2.resize(mask, hw, interpolation=cv2.INTER_NEAREST)
     hole = mask.reshape(image.shape[:2]) > 0.5
     t = time.perf_counter()
-    inference.inpaint(params, image, hole, texture=args.texture)
+    api.inpaint(params, image, hole, texture=args.texture)
     first = time.perf_counter() - t
     warm = bench_util.median(bench_util.timed(
-        lambda: inference.inpaint(params, image, hole, texture=args.texture),
+        lambda: api.inpaint(params, image, hole, texture=args.texture),
         repeats))
     bih = bench_util.median(bench_util.timed(
         lambda: baselines.inpaint_classical('biharmonic', image[None],
@@ -119,7 +119,7 @@ def main():
                         interpolation=cv2.INTER_NEAREST) > 0
   t = time.perf_counter()
   try:
-    inference.inpaint(params, big, big_hole, texture=args.texture)
+    api.inpaint(params, big, big_hole, texture=args.texture)
     outcome = 'done'
   except MemoryError as e:
     outcome = f'MemoryError: {e}'

@@ -17,11 +17,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import jax  # pylint: disable=g-import-not-at-top
 import numpy as np
 
-from vaegan_jax import baselines
-from vaegan_jax import checkpoint
-from vaegan_jax import eval_data
-from vaegan_jax import image_io
-from vaegan_jax import inference
+from vaegan_jax.evaluation import baselines
+from vaegan_jax.run import checkpoint
+from vaegan_jax.data import eval_sets
+from vaegan_jax.run import image_io
+from vaegan_jax.inference import api
 
 COLUMNS = ('masked', 'default', 'sample 1', 'sample 2', 'PatchMatch',
            'shift-map', 'truth')
@@ -40,11 +40,11 @@ def window(hole: np.ndarray, size: int):
 def row(params, image, hole, size: int, seed: int):
   """(The columns of one photo, each [size, size, 3] in [0, 1]; the mean
   hole L1 between its two samples)."""
-  samples = inference.inpaint(params, image, hole, num_samples=2,
+  samples = api.inpaint(params, image, hole, num_samples=2,
                               rng=jax.random.PRNGKey(seed))
   diversity = float(np.abs(samples[0] - samples[1])[hole].mean())
   outs = [np.where(hole[..., None], 1.0, image),
-          inference.inpaint(params, image, hole), samples[0], samples[1]]
+          api.inpaint(params, image, hole), samples[0], samples[1]]
   outs += [baselines.inpaint_classical(m, [image], [hole])[0]
            for m in ('patchmatch', 'shiftmap')]
   outs.append(image)
@@ -61,7 +61,7 @@ def row(params, image, hole, size: int, seed: int):
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--workdir', default=os.path.join(
-      inference.PRETRAINED_DIR, inference.DEFAULT_MODEL))
+      api.PRETRAINED_DIR, api.DEFAULT_MODEL))
   parser.add_argument('--photos', type=int, default=8)
   parser.add_argument('--window', type=int, default=256)
   parser.add_argument('--seed', type=int, default=0)
@@ -69,8 +69,8 @@ def main(argv=None):
       os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'docs',
       'eval', 'photo_grid.jpg'))
   args = parser.parse_args(argv)
-  params = inference.load_params(args.workdir)
-  data = eval_data.load_eval_photos(checkpoint.read_config(args.workdir))
+  params = api.load_params(args.workdir)
+  data = eval_sets.load_eval_photos(checkpoint.read_config(args.workdir))
   rows, diversity = [], []
   for i, (image, mask, name) in enumerate(zip(data['image'], data['mask'],
                                               data['name'])):

@@ -4,7 +4,7 @@ import sys
 import numpy as np
 import pytest
 
-from vaegan_jax import baselines
+from vaegan_jax.evaluation import baselines
 
 
 def _data():

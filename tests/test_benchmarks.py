@@ -15,7 +15,7 @@ CASES = [
     ('train_step', ['--profile'],
      ['median_step_s', 'median_fraction', 'd_gflop', 'g_gflop',
       'images_per_s', 'profile']),
-    ('train_step', ['--baseline', 'vaegan_jax/train_lib.py'],
+    ('train_step', ['--baseline', 'vaegan_jax/training/train_lib.py'],
      ['median_ratios', 'identical_first_step', 'variants']),
     ('input_pipeline', [], ['sizes']),
     ('masks', [], ['median', 'rates']),

@@ -12,10 +12,10 @@ import jax
 import numpy as np
 import pytest
 
-from configs import test as test_config
-from vaegan_jax import checkpoint
-from vaegan_jax import inference
-from vaegan_jax import train_lib
+from vaegan_jax.configs import test as test_config
+from vaegan_jax.run import checkpoint
+from vaegan_jax.inference import api
+from vaegan_jax.training import train_lib
 
 
 def _state(seed):
@@ -199,7 +199,7 @@ def test_damaged_latest_checkpoint_falls_back_with_warning(tmp_path, caplog,
   else:
     shutil.rmtree(latest / 'default')
   # load_params only reads: it warns and leaves the workdir as it is.
-  params = inference.load_params(str(tmp_path))
+  params = api.load_params(str(tmp_path))
   assert params.step == 2 and 'step 3' in caplog.text
   assert 'unreadable' in caplog.text and latest.exists()
   # Training moves the damaged step aside so that it can be written again.

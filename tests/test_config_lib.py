@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from configs import default
-from configs import test as test_config
+from vaegan_jax.configs import default
+from vaegan_jax.configs import test as test_config
 from tests.conftest import ROOT, xla_flags
-from vaegan_jax import config_lib
-from vaegan_jax import train_loop
+from vaegan_jax.training import config_lib
+from vaegan_jax.training import train_loop
 
 
 def _error(fn, *args, **kwargs):

@@ -2,16 +2,16 @@
 import json
 import os
 
-from configs import default
-from vaegan_jax import checkpoint
-from vaegan_jax import config_lib
-from vaegan_jax import config_upgrade
-from vaegan_jax import inference
+from vaegan_jax.configs import default
+from vaegan_jax.run import checkpoint
+from vaegan_jax.training import config_lib
+from vaegan_jax.run import config_upgrade
+from vaegan_jax.inference import api
 
 
 def test_old_config_json_is_upgraded_when_read(tmp_path):
   # The earlier shipped model's config.json predates networks by name.
-  shipped = os.path.join(inference.PRETRAINED_DIR, 'vaegan64_r1')
+  shipped = os.path.join(api.PRETRAINED_DIR, 'vaegan64_r1')
   with open(os.path.join(shipped, checkpoint.CONFIG_FILE)) as f:
     old = json.load(f)['config']
   assert 'num_down' in old['model'] and 'kl_weight' in old['loss']

@@ -1,10 +1,10 @@
-"""Tests of vaegan_jax/contextual_attention.py: copying from what is visible."""
+"""Tests of vaegan_jax/models/contextual_attention.py: copying from what is visible."""
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vaegan_jax import contextual_attention as ca
+from vaegan_jax.models import contextual_attention as ca
 
 
 def test_valid_keys_excludes_windows_that_touch_the_hole():

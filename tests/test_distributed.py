@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from tests.conftest import ROOT
-from vaegan_jax import distributed
+from vaegan_jax.run import distributed
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +55,7 @@ def _run(code_or_args, env_extra=None):
 
 
 def test_no_cluster_means_a_single_process():
-  proc = _run(['-c', 'from vaegan_jax import distributed; import jax; '
+  proc = _run(['-c', 'from vaegan_jax.run import distributed; import jax; '
                'print(distributed.initialize(), jax.process_count())'])
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert proc.stdout.split() == ['1', '1']

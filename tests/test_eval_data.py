@@ -2,10 +2,10 @@
 import numpy as np
 import tensorflow as tf
 
-from configs import test as test_config
-from vaegan_jax import eval_data
-from vaegan_jax import input_pipeline
-from vaegan_jax import masks
+from vaegan_jax.configs import test as test_config
+from vaegan_jax.data import eval_sets
+from vaegan_jax.data import input_pipeline
+from vaegan_jax.data import masks
 
 
 def _config():
@@ -17,11 +17,11 @@ def _config():
 
 def test_eval_data_fixed_and_heldout_only():
   config = _config()
-  a = eval_data.load_eval_data(config, num_masks_per_image=2)
+  a = eval_sets.load_eval_data(config, num_masks_per_image=2)
   config.seed = 7  # The eval set must not depend on the training seed.
-  b = eval_data.load_eval_data(config, num_masks_per_image=2)
+  b = eval_sets.load_eval_data(config, num_masks_per_image=2)
   heldout = input_pipeline.embedded_names('heldout')
-  n = len(heldout) * len(eval_data.EVAL_VIEWS) * 2
+  n = len(heldout) * len(eval_sets.EVAL_VIEWS) * 2
   assert a['image'].shape == (n, 16, 16, 3) and a['mask'].shape == (n, 16,
                                                                      16, 1)
   assert a['image'].dtype == a['mask'].dtype == np.float32
@@ -36,7 +36,7 @@ def test_eval_data_fixed_and_heldout_only():
   np.testing.assert_array_equal(a['image'][:half], a['image'][half:])
   assert not np.array_equal(a['mask'][:half], a['mask'][half:])
   np.testing.assert_array_equal(a['mask'][5], masks.mask_for_index(
-      eval_data.EVAL_MASK_SEED, 5, 16, 16, config.masks).numpy())
+      eval_sets.EVAL_MASK_SEED, 5, 16, 16, config.masks).numpy())
   full = input_pipeline.load_embedded_images('heldout')[0]
   h, w = full.shape[:2]
   s = min(h, w)
@@ -54,12 +54,12 @@ def test_eval_data_fixed_and_heldout_only():
 
 def test_eval_photos_whole_with_object_holes():
   config = _config()
-  a = eval_data.load_eval_photos(config)
+  a = eval_sets.load_eval_photos(config)
   heldout = input_pipeline.load_embedded_images('heldout')
   assert a['name'] == list(input_pipeline.embedded_names('heldout'))
   for image, mask, full in zip(a['image'], a['mask'], heldout):
     assert image.shape == full.shape and mask.shape == full.shape[:2] + (1,)
     np.testing.assert_allclose(image, full / 255.0, atol=1e-6)
     assert 0.05 <= mask.mean() <= 0.15
-  small = eval_data.load_eval_photos(config, max_side=100)
+  small = eval_sets.load_eval_photos(config, max_side=100)
   assert all(max(x.shape[:2]) == 100 for x in small['image'])

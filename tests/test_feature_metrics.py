@@ -8,7 +8,7 @@ CoModGAN's IDS snippet, on the same random features.
 import numpy as np
 import pytest
 
-from vaegan_jax import feature_metrics
+from vaegan_jax.evaluation import feature_metrics
 
 
 

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from vaegan_jax import fills
+from vaegan_jax.models import fills
 
 
 @pytest.mark.parametrize('h,w', [(16, 16), (13, 21), (1, 5)])

@@ -2,7 +2,7 @@
 import numpy as np
 from PIL import Image
 
-from vaegan_jax import image_io
+from vaegan_jax.run import image_io
 
 
 def test_save_png_round_trips_exactly(tmp_path):

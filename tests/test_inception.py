@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from tests.fixtures import random_weights
-from vaegan_jax import inception
-from vaegan_jax import torch_weights
+from vaegan_jax.evaluation import inception
+from vaegan_jax.evaluation import torch_weights
 
 
 

@@ -7,16 +7,16 @@ import jax.monitoring
 import numpy as np
 import pytest
 
-from configs import test as test_config
-from vaegan_jax import inference
-from vaegan_jax import train_lib
+from vaegan_jax.configs import test as test_config
+from vaegan_jax.inference import api
+from vaegan_jax.training import train_lib
 
 
 @pytest.fixture(scope='module')
 def params():
   config = test_config.get_config()
   _, _, _, state = train_lib.create_train_state(config, jax.random.PRNGKey(0))
-  return inference.InpaintParams(
+  return api.InpaintParams(
       params=unzero_kernels({k: state.ema_params[k]
                              for k in ('prior', 'generator')}),
       model_config=config.model, step=0)
@@ -53,7 +53,7 @@ def _mask(h, w):
 def test_known_pixels_exact_any_size(params, dtype, h, w):
   image = _image((h, w, 3), dtype)
   mask = _mask(h, w)
-  out = inference.inpaint(params, image, mask)
+  out = api.inpaint(params, image, mask)
   assert out.shape == image.shape and out.dtype == image.dtype
   np.testing.assert_array_equal(out[~mask], image[~mask])
   assert not np.array_equal(out[mask], image[mask])
@@ -64,29 +64,29 @@ def test_known_pixels_exact_any_size(params, dtype, h, w):
 def test_batched_and_mask_forms(params):
   images = _image((3, 12, 20, 3), np.float32)
   mask = _mask(12, 20)
-  a = inference.inpaint(params, images, mask)
-  b = inference.inpaint(params, images, mask[..., None].astype(np.uint8))
-  c = inference.inpaint(params, images, np.stack([mask] * 3)[..., None])
+  a = api.inpaint(params, images, mask)
+  b = api.inpaint(params, images, mask[..., None].astype(np.uint8))
+  c = api.inpaint(params, images, np.stack([mask] * 3)[..., None])
   assert a.shape == images.shape
   np.testing.assert_array_equal(a, b)
   np.testing.assert_array_equal(a, c)
-  single = inference.inpaint(params, images[1], mask.astype(np.float32))
+  single = api.inpaint(params, images[1], mask.astype(np.float32))
   np.testing.assert_allclose(single, a[1], atol=1e-6)
 
 
 def test_num_samples_are_diverse(params):
   image = _image((16, 16, 3), np.uint8)
   mask = _mask(16, 16)
-  out = inference.inpaint(params, image, mask, num_samples=3,
+  out = api.inpaint(params, image, mask, num_samples=3,
                           rng=jax.random.PRNGKey(1))
   assert out.shape == (3, 16, 16, 3) and out.dtype == np.uint8
   for k in range(3):
     np.testing.assert_array_equal(out[k][~mask], image[~mask])
   assert not np.array_equal(out[0][mask], out[1][mask])
-  again = inference.inpaint(params, image, mask, num_samples=3,
+  again = api.inpaint(params, image, mask, num_samples=3,
                             rng=jax.random.PRNGKey(1))
   np.testing.assert_array_equal(out, again)
-  batched = inference.inpaint(params, np.stack([image] * 2), mask,
+  batched = api.inpaint(params, np.stack([image] * 2), mask,
                               num_samples=2)
   assert batched.shape == (2, 2, 16, 16, 3)
 
@@ -94,19 +94,19 @@ def test_num_samples_are_diverse(params):
 def test_bad_inputs_raise_value_error(params):
   image = _image((16, 16, 3), np.float32)
   with pytest.raises(ValueError, match='mask'):
-    inference.inpaint(params, image, np.zeros((8, 16), bool))
+    api.inpaint(params, image, np.zeros((8, 16), bool))
   with pytest.raises(ValueError, match='image'):
-    inference.inpaint(params, image[..., :2], np.zeros((16, 16), bool))
+    api.inpaint(params, image[..., :2], np.zeros((16, 16), bool))
   with pytest.raises(ValueError, match='image'):
-    inference.inpaint(params, (image * 100).astype(np.int32),
+    api.inpaint(params, (image * 100).astype(np.int32),
                       np.zeros((16, 16), bool))
   with pytest.raises(ValueError, match='num_samples'):
-    inference.inpaint(params, image, np.zeros((16, 16), bool), num_samples=0)
+    api.inpaint(params, image, np.zeros((16, 16), bool), num_samples=0)
 
 
 def test_bucket_ladder():
   for factor in (1, 4, 8):
-    sizes = [inference._bucket(n, factor) for n in range(1, 2049)]
+    sizes = [api._bucket(n, factor) for n in range(1, 2049)]
     assert sizes == sorted(sizes)
     for n, b in enumerate(sizes, start=1):
       multiple = -(-n // factor) * factor
@@ -114,22 +114,22 @@ def test_bucket_ladder():
     buckets = sorted(set(sizes))
     for lo in (64, 128, 256, 512, 1024):  # at most 4 sizes per octave
       assert len([b for b in buckets if lo < b <= 2 * lo]) <= 4
-  assert [inference._bucket(n, 8) for n in (1, 9, 33, 57, 65, 300, 437)] == [
+  assert [api._bucket(n, 8) for n in (1, 9, 33, 57, 65, 300, 437)] == [
       8, 16, 40, 64, 80, 320, 448]
-  assert [inference._bucket(n) for n in (1, 4, 5, 8, 9, 11, 17)] == [
+  assert [api._bucket(n) for n in (1, 4, 5, 8, 9, 11, 17)] == [
       1, 4, 5, 8, 10, 12, 20]
 
 
 def test_padding_reflects_image_and_mask():
   x = np.arange(2 * 5 * 6 * 1, dtype=np.float32).reshape(2, 5, 6, 1)
-  p = inference._pad(x, (3, 8, 8))
+  p = api._pad(x, (3, 8, 8))
   assert p.shape == (3, 8, 8, 1)
   np.testing.assert_array_equal(p[:2, :5, :6], x)
   np.testing.assert_array_equal(p[:2, 5:, :6], x[:, 3:0:-1])  # reflected
   np.testing.assert_array_equal(p[:2, :5, 6:], x[:, :, 4:2:-1])
   np.testing.assert_array_equal(p[2], p[1])
   # Too short to reflect: edge.
-  np.testing.assert_array_equal(inference._pad(x[:, :1], (2, 4, 6))[:, 1:],
+  np.testing.assert_array_equal(api._pad(x[:, :1], (2, 4, 6))[:, 1:],
                                 np.repeat(x[:, :1], 3, axis=1))
 
 
@@ -142,7 +142,7 @@ jax.monitoring.register_event_duration_secs_listener(
 def test_nearby_sizes_share_compiled_models(params, monkeypatch):
   """The model's compiled sizes (the patch search's have their own test in
   test_patch_synthesis.py)."""
-  monkeypatch.setattr(inference, '_EXECUTABLES', collections.OrderedDict())
+  monkeypatch.setattr(api, '_EXECUTABLES', collections.OrderedDict())
   rng = np.random.RandomState(0)
   # 12 sizes in [65, 97)^2: 8 x 8 multiples of 4 (downsampling factor 4)
   # but only 2 x 2 buckets (80, 96); batches 9 and 10 share bucket 10.
@@ -154,14 +154,14 @@ def test_nearby_sizes_share_compiled_models(params, monkeypatch):
     image = _image((9 + i % 2, h, w, 3), np.uint8, seed=i)
     mask = np.zeros((h, w), bool)
     mask[h // 2:, w - 20:] = True  # touches the padded border
-    out = inference.inpaint(params, image, mask, texture='network')
+    out = api.inpaint(params, image, mask, texture='network')
     assert out.shape == image.shape and out.dtype == image.dtype
     np.testing.assert_array_equal(out[:, ~mask], image[:, ~mask])
     if i == 0:  # Hole pixels (and the padding that mirrors them) unused.
       other = np.where(mask[..., None], 255 - image, image)
       np.testing.assert_array_equal(
-          inference.inpaint(params, other, mask, texture='network'), out)
-  shapes = set(key[1] for key in inference._EXECUTABLES)
+          api.inpaint(params, other, mask, texture='network'), out)
+  shapes = set(key[1] for key in api._EXECUTABLES)
   assert shapes <= {(10, hb, wb) for hb in (80, 96) for wb in (80, 96)}
   assert len(_BACKEND_COMPILES) - before <= len(shapes), shapes
 
@@ -178,15 +178,15 @@ def test_twelve_megapixels_finish_or_fail_fast(params, monkeypatch):
   mask[2500:2530, 300:400] = True
   mask[0:60, 3900:4000] = True           # on the border (a corner)
   t = time.perf_counter()
-  out = inference.inpaint(params, image, mask)
+  out = api.inpaint(params, image, mask)
   assert time.perf_counter() - t < 240
   np.testing.assert_array_equal(out[~mask], image[~mask])
   err = np.abs(out[mask].astype(float) - image[mask].astype(float)).mean()
   assert err < 30  # a smooth photo: the fill is close to it
   # Too large for the free memory: a MemoryError before any model call.
-  monkeypatch.setattr(inference.inputs, 'available_bytes', lambda d: 2**28)
-  monkeypatch.setattr(inference, '_executable', None)  # must not be reached
+  monkeypatch.setattr(api.inputs, 'available_bytes', lambda d: 2**28)
+  monkeypatch.setattr(api, '_executable', None)  # must not be reached
   t = time.perf_counter()
   with pytest.raises(MemoryError, match=r'3000x4000.*GiB.*free'):
-    inference.inpaint(params, image, mask)
+    api.inpaint(params, image, mask)
   assert time.perf_counter() - t < 10

@@ -8,10 +8,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from configs import test as test_config
-from vaegan_jax import image_io
-from vaegan_jax import inference
-from vaegan_jax import train_lib
+from vaegan_jax.configs import test as test_config
+from vaegan_jax.run import image_io
+from vaegan_jax.inference import api
+from vaegan_jax.training import train_lib
 
 # Derandomized: CI sees the same examples on every run; no example database
 # is written into the repository.
@@ -25,7 +25,7 @@ _FLOAT_BITS = {np.float16: 16, np.float32: 32, np.float64: 64}
 def params():
   config = test_config.get_config()
   state = train_lib.create_train_state(config, jax.random.PRNGKey(0))[3]
-  return inference.InpaintParams(
+  return api.InpaintParams(
       params={k: state.ema_params[k] for k in ('prior', 'generator')},
       model_config=config.model, step=0)
 
@@ -66,7 +66,7 @@ def _inputs(draw):
 def test_output_keeps_known_pixels_shape_dtype_and_range(params, inputs,
                                                          num_samples):
   image, mask, hole = inputs
-  out = inference.inpaint(params, image, mask, num_samples=num_samples,
+  out = api.inpaint(params, image, mask, num_samples=num_samples,
                           rng=None if num_samples is None else
                           jax.random.PRNGKey(0))
   outs = [out] if num_samples is None else list(out)
@@ -123,7 +123,7 @@ def test_broken_inputs_raise_value_error_naming_the_argument(params, data):
   mask = np.ones((h, w), bool)
   image, mask, argument = _corrupt(data.draw, image, mask)
   with pytest.raises(ValueError) as info:
-    inference.inpaint(params, image, mask)
+    api.inpaint(params, image, mask)
   assert str(info.value).startswith(f'{argument}:'), str(info.value)
   assert 'expected' in str(info.value)
 

@@ -1,4 +1,4 @@
-"""Tests for vaegan_jax.input_pipeline."""
+"""Tests for vaegan_jax.data.input_pipeline."""
 import logging
 import os
 import re
@@ -10,11 +10,11 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from configs import test as test_config
-from vaegan_jax import image_folder
-from vaegan_jax import eval_data
-from vaegan_jax import input_pipeline
-from vaegan_jax import masks
+from vaegan_jax.configs import test as test_config
+from vaegan_jax.data import image_folder
+from vaegan_jax.data import eval_sets
+from vaegan_jax.data import input_pipeline
+from vaegan_jax.data import masks
 
 
 def _config(**data):
@@ -196,7 +196,7 @@ def test_folder_source(tmp_path, caplog):
       config, num_local_devices=2, start_step=1))
   np.testing.assert_array_equal(resumed['image'], second['image'])
 
-  held_out = eval_data.load_eval_data(config, num_masks_per_image=2)
+  held_out = eval_sets.load_eval_data(config, num_masks_per_image=2)
   assert held_out['image'].shape == (16, 16, 16, 3)
   assert sorted(held_out['name'][:8]) == sorted(
       p[len(str(tmp_path)) + 1:] + '/m0' for p in usable)
@@ -248,7 +248,7 @@ def test_tfds_unprepared_dataset_gives_clear_error(tmp_path, monkeypatch,
   for fn in (
       lambda: input_pipeline.create_train_iterator(config,
                                                    num_local_devices=1),
-      lambda: eval_data.load_eval_data(config)):
+      lambda: eval_sets.load_eval_data(config)):
     with pytest.raises(RuntimeError) as e:
       fn()
     for part in ('mnist', 'not prepared', str(tmp_path),
@@ -289,7 +289,7 @@ def test_tfds_source(tmp_path, no_network):
   _check_batch(batch, 2, 2)
   # Grayscale sources become RGB with equal channels.
   np.testing.assert_array_equal(batch['image'][..., 0], batch['image'][..., 2])
-  held_out = eval_data.load_eval_data(config, num_masks_per_image=2)
+  held_out = eval_sets.load_eval_data(config, num_masks_per_image=2)
   assert held_out['image'].shape == (6, 16, 16, 3)
   assert held_out['name'][:4] == ['test[0]/m0', 'test[1]/m0', 'test[2]/m0',
                                    'test[0]/m1']

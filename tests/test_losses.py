@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from vaegan_jax import losses
+from vaegan_jax.training import losses
 
 
 def test_reconstruction_l1_and_mse_weights():

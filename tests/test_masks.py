@@ -1,4 +1,4 @@
-"""Tests for vaegan_jax/masks.py."""
+"""Tests for vaegan_jax/data/masks.py."""
 import types
 
 import ml_collections
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vaegan_jax import masks
-from vaegan_jax import rasterize
+from vaegan_jax.data import masks
+from vaegan_jax.data import rasterize
 
 
 def make_config(min_ratio=0.05, max_ratio=0.6, **weights):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from vaegan_jax import metrics
+from vaegan_jax.evaluation import metrics
 
 
 def _checker(n=2, size=16):
@@ -72,7 +72,7 @@ def test_diversity():
 
 def _photo_crops(n=12, size=64):
   """Crops of shipped training photos (never the reserved evaluation sets)."""
-  from vaegan_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+  from vaegan_jax.data import input_pipeline  # pylint: disable=g-import-not-at-top
   photos = input_pipeline.load_embedded_images('train')[:n]
   return np.stack([p[:size, :size] for p in photos]).astype(np.float32) / 255.
 
@@ -124,7 +124,7 @@ def test_hole_patches_lie_inside_the_hole():
 
 
 def test_swd_identical_blur_noise_shifted_texture():
-  from vaegan_jax import baselines  # pylint: disable=g-import-not-at-top
+  from vaegan_jax.evaluation import baselines  # pylint: disable=g-import-not-at-top
   truth = _photo_crops()
   mask = _hole(len(truth))
   hole = np.broadcast_to(mask > 0.5, truth.shape)

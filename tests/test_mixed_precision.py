@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import test as test_config
-from vaegan_jax import train_lib
+from vaegan_jax.configs import test as test_config
+from vaegan_jax.training import train_lib
 
 TERMS = ('d_adv', 'recon', 'kl', 'feature', 'g_adv', 'prior_valid')
 

@@ -4,8 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import test as test_config
-from vaegan_jax import fills
+from vaegan_jax.configs import test as test_config
+from vaegan_jax.models import fills
 from vaegan_jax import models
 
 GENERATORS = [n for n, c in models.REGISTRY.items() if hasattr(c, 'encode')]

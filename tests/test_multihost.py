@@ -18,10 +18,10 @@ import jax
 import numpy as np
 import pytest
 
-from configs import test as test_config
+from vaegan_jax.configs import test as test_config
 from tests.conftest import ROOT, xla_flags
-from vaegan_jax import checkpoint
-from vaegan_jax import train_loop
+from vaegan_jax.run import checkpoint
+from vaegan_jax.training import train_loop
 
 TIMEOUT_S = 480
 

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vaegan_jax import patch_match as pm
+from vaegan_jax.inference import patch_match as pm
 
 
 def test_valid_sources_are_the_fully_visible_patches():

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from vaegan_jax import patch_synthesis as ps
+from vaegan_jax.inference import patch_synthesis as ps
 
 # Small, fast settings for the unit tests (the defaults are for photos).
 FAST = ps.Settings(patch=7, dims=12, max_rounds=4, max_iters=2,

@@ -15,11 +15,11 @@ import pytest
 
 from tests.conftest import ROOT, xla_flags
 from tests.fixtures import random_weights
-from vaegan_jax import image_io
-from vaegan_jax import inception
-from vaegan_jax import lpips
-from vaegan_jax import perceptual
-from vaegan_jax import torch_weights
+from vaegan_jax.run import image_io
+from vaegan_jax.evaluation import inception
+from vaegan_jax.evaluation import lpips
+from vaegan_jax.evaluation import network_metrics
+from vaegan_jax.evaluation import torch_weights
 
 
 @pytest.fixture(scope='module')
@@ -33,13 +33,13 @@ def weight_files(tmp_path_factory):
 
 
 def test_score_per_bucket(weight_files):
-  scorers = perceptual.load(*weight_files)
+  scorers = network_metrics.load(*weight_files)
   assert scorers.lpips_net == 'vgg'
   truth = random_weights.images(0, 6, 32, 32) / 255.0
   rng = np.random.default_rng(0)
   noisy = np.clip(truth + rng.normal(0, 0.3, truth.shape), 0, 1)
   groups = {'all': np.arange(6), 'few': np.array([0])}
-  out = perceptual.score(scorers, {'same': truth, 'noisy': noisy}, truth,
+  out = network_metrics.score(scorers, {'same': truth, 'noisy': noisy}, truth,
                          groups)
   same, noise = out['same']['all'], out['noisy']['all']
   assert same['fid'] == pytest.approx(0.0, abs=1e-3)
@@ -52,27 +52,27 @@ def test_score_per_bucket(weight_files):
 
 
 def test_lpips_is_loaded_by_default():
-  scorers = perceptual.load()
+  scorers = network_metrics.load()
   assert scorers.inception is None and scorers.lpips_net == 'alex'
   shipped = torch_weights.load(lpips.DEFAULT_WEIGHTS)
   for k, v in shipped.items():
     np.testing.assert_array_equal(np.asarray(scorers.lpips[k]), v)
-  off = perceptual.load(lpips_weights=perceptual.OFF)
+  off = network_metrics.load(lpips_weights=network_metrics.OFF)
   assert off.lpips is None and off.inception is None
   truth = random_weights.images(0, 2, 40, 40) / 255.0
-  assert perceptual.score(off, {'same': truth}, truth,
+  assert network_metrics.score(off, {'same': truth}, truth,
                           {'all': np.arange(2)}) == {'same': {'all': {}}}
 
 
 def test_hole_box():
   mask = np.zeros((200, 300, 1), np.float32)
   mask[50:60, 100:140] = 1
-  assert perceptual.hole_box(mask) == (slice(18, 92), slice(68, 172))
+  assert network_metrics.hole_box(mask) == (slice(18, 92), slice(68, 172))
   mask[:] = 0
   mask[190:, :5] = 1  # clipped to the image
-  box = perceptual.hole_box(mask)
+  box = network_metrics.hole_box(mask)
   assert np.zeros((200, 300))[box].shape == (42, 37)
-  assert perceptual.hole_box(np.zeros((20, 30))) == (slice(None),) * 2
+  assert network_metrics.hole_box(np.zeros((20, 30))) == (slice(None),) * 2
 
 
 def test_photos_are_scored_around_the_hole():
@@ -88,19 +88,19 @@ def test_photos_are_scored_around_the_hole():
     masks.append(m)
     # 8-bit values: lpips_distances quantises as saved PNGs would be.
     out.append(np.where(m > 0.5, rng.integers(0, 256, t.shape) / 255.0, t))
-  got = perceptual.lpips_distances(params, net, out, truth, masks)
+  got = network_metrics.lpips_distances(params, net, out, truth, masks)
   for i in range(3):
-    box = perceptual.hole_box(masks[i])
+    box = network_metrics.hole_box(masks[i])
     want = lpips.distance_jit(params, net, out[i][box][None],
                               truth[i][box][None])
     np.testing.assert_allclose(got[i], np.asarray(want)[0], rtol=1e-5)
   # A small hole weighs more against its surroundings than the whole photo.
-  whole = perceptual.lpips_distances(params, net, out[:1], truth[:1])
+  whole = network_metrics.lpips_distances(params, net, out[:1], truth[:1])
   assert got[0] > 1.5 * whole[0] > 0
   # Below lpips.min_side: nan, and so is the mean of a bucket holding it.
   assert np.isnan(got[3])
-  scorers = perceptual.Scorers(lpips=params, lpips_net=net)
-  res = perceptual.score(scorers, {'noisy': out}, truth,
+  scorers = network_metrics.Scorers(lpips=params, lpips_net=net)
+  res = network_metrics.score(scorers, {'noisy': out}, truth,
                          {'big': np.arange(3), 'all': np.arange(4)},
                          masks=masks)['noisy']
   assert res['big']['lpips'] == pytest.approx(np.mean(got[:3]), rel=1e-6)
@@ -110,9 +110,9 @@ def test_photos_are_scored_around_the_hole():
 def test_bad_weight_files_are_refused_before_work(tmp_path, weight_files):
   _, lp = weight_files
   with pytest.raises(ValueError, match='not the expected network'):
-    perceptual.load(fid_weights=lp)
+    network_metrics.load(fid_weights=lp)
   with pytest.raises(FileNotFoundError):
-    perceptual.load(lpips_weights=str(tmp_path / 'none.pth'))
+    network_metrics.load(lpips_weights=str(tmp_path / 'none.pth'))
 
 
 @pytest.mark.heavy

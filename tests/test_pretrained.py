@@ -4,20 +4,20 @@ import pathlib
 import numpy as np
 import pytest
 
-from vaegan_jax import baselines
-from vaegan_jax import checkpoint
-from vaegan_jax import inference
-from vaegan_jax import eval_data
-from vaegan_jax import metrics
+from vaegan_jax.evaluation import baselines
+from vaegan_jax.run import checkpoint
+from vaegan_jax.inference import api
+from vaegan_jax.data import eval_sets
+from vaegan_jax.evaluation import metrics
 
 PRETRAINED = pathlib.Path(__file__).resolve().parents[1] / 'pretrained'
-MODEL = PRETRAINED / inference.DEFAULT_MODEL
+MODEL = PRETRAINED / api.DEFAULT_MODEL
 
 
 @pytest.fixture(scope='module')
 def held_out():
   config = checkpoint.read_config(str(MODEL))
-  data = eval_data.load_eval_data(config, num_masks_per_image=4)
+  data = eval_sets.load_eval_data(config, num_masks_per_image=4)
   ratio = data['mask'].mean(axis=(1, 2, 3))
   pick = np.nonzero((ratio >= 0.4) & (ratio < 0.6))[0][::2]
   return data['image'][pick], data['mask'][pick]
@@ -26,12 +26,12 @@ def held_out():
 def test_shipped_model_is_small_and_loads():
   size = sum(f.stat().st_size for f in MODEL.rglob('*') if f.is_file())
   assert size <= 20 * 2**20, size
-  params = inference.load_params(str(MODEL))
+  params = api.load_params(str(MODEL))
   image = np.random.default_rng(0).uniform(size=(40, 56, 3)).astype(
       np.float32)
   mask = np.zeros((40, 56), bool)
   mask[10:30, 20:40] = True
-  out = inference.inpaint(params, image, mask)
+  out = api.inpaint(params, image, mask)
   assert out.shape == image.shape and np.isfinite(out).all()
   np.testing.assert_array_equal(out[~mask], image[~mask])
 
@@ -46,10 +46,10 @@ def test_shipped_model_meets_the_targets_on_large_holes(held_out):
   # 51.1 vs shift-map 44.2), nor at 256 px or on whole photos.
   image, mask = held_out
   assert len(image) >= 40
-  params = inference.load_params(str(MODEL))
+  params = api.load_params(str(MODEL))
   holes = mask[..., 0] > 0.5
-  outputs = {'ours': inference.inpaint(params, image, holes),
-             'fidelity': inference.inpaint(params, image, holes,
+  outputs = {'ours': api.inpaint(params, image, holes),
+             'fidelity': api.inpaint(params, image, holes,
                                            fidelity=True)}
   for name in ('biharmonic', 'shiftmap'):
     outputs[name] = baselines.inpaint_classical(name, image, mask)
@@ -68,21 +68,21 @@ def test_shipped_model_meets_the_targets_on_large_holes(held_out):
 
 
 def test_cli_uses_the_shipped_model_without_workdir(tmp_path):
-  from vaegan_jax import image_io  # pylint: disable=g-import-not-at-top
+  from vaegan_jax.run import image_io  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(1)
   image = rng.integers(0, 256, (30, 45, 3), dtype=np.uint8)
   mask = np.zeros((30, 45), np.uint8)
   mask[5:20, 10:30] = 255
   image_io.save_png(str(tmp_path / 'in.png'), image)
   image_io.save_png(str(tmp_path / 'mask.png'), mask[..., None].repeat(3, -1))
-  inference.main(['--image', str(tmp_path / 'in.png'), '--mask',
+  cli.main(['--image', str(tmp_path / 'in.png'), '--mask',
                   str(tmp_path / 'mask.png'), '--output',
                   str(tmp_path / 'out.png')])
   out = image_io.read_image(str(tmp_path / 'out.png'))
   assert out.shape == image.shape
   np.testing.assert_array_equal(out[mask == 0], image[mask == 0])
   assert (out[mask > 0] != image[mask > 0]).any()
-  inference.main(['--image', str(tmp_path / 'in.png'), '--mask',
+  cli.main(['--image', str(tmp_path / 'in.png'), '--mask',
                   str(tmp_path / 'mask.png'), '--output',
                   str(tmp_path / 'smooth.png'), '--fidelity'])
   smooth = image_io.read_image(str(tmp_path / 'smooth.png'))

@@ -7,14 +7,14 @@ import pytest
 import tensorflow_datasets as tfds
 
 from tests.fixtures import random_weights
-from vaegan_jax import checkpoint
-from vaegan_jax import inception
-from vaegan_jax import inference
-from vaegan_jax import lpips
-from vaegan_jax import masks
-from vaegan_jax import perceptual
-from vaegan_jax import protocols
-from vaegan_jax import torch_weights
+from vaegan_jax.run import checkpoint
+from vaegan_jax.evaluation import inception
+from vaegan_jax.inference import api
+from vaegan_jax.evaluation import lpips
+from vaegan_jax.data import masks
+from vaegan_jax.evaluation import network_metrics
+from vaegan_jax.evaluation import protocols
+from vaegan_jax.evaluation import torch_weights
 
 
 def test_lama_sets_are_fixed_and_follow_the_kinds():
@@ -51,7 +51,7 @@ def test_lama_protocol_dry_run_on_mock_places(tmp_path):
       0, inception.param_shapes()))
   torch_weights.save_npz(lp, random_weights.state(
       0, lpips.param_shapes('alex')))
-  params = inference.load_params('pretrained/vaegan64')
+  params = api.load_params('pretrained/vaegan64')
   config = checkpoint.read_config('pretrained/vaegan64')
   config.data.source, config.data.tfds_name = 'tfds', 'places365_small'
   config.data.tfds_download = True  # mocked: "prepares" without internet
@@ -60,14 +60,14 @@ def test_lama_protocol_dry_run_on_mock_places(tmp_path):
   with tfds.testing.mock_data(num_examples=6):
     result = protocols.run(
         params, config, 'lama', num_images=4, image_size=64,
-        scorers=perceptual.load(fid, lp), baselines=('biharmonic',),
+        scorers=network_metrics.load(fid, lp), baselines=('biharmonic',),
         out_dir=str(out))
   assert result['num_images'] == 4
   table = protocols.format_table(result)
   header = table.splitlines()[0]
   for kind in protocols.LAMA_KINDS:
     assert f'{kind} FID' in header and f'{kind} LPIPS' in header
-    for method in ('vaegan', 'biharmonic'):
+    for method in ('default', 'biharmonic'):
       row = result['sets'][kind][method]
       assert row['n'] == 4 and np.isfinite(row['fid']) and row['lpips'] > 0
   with open(out / 'manifest.json') as f:

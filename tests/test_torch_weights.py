@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from vaegan_jax import torch_weights
+from vaegan_jax.evaluation import torch_weights
 
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
 # What tests/fixtures/make_metric_fixtures.py saved with torch.save.

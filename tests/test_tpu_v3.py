@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from configs import tpu_v3
+from vaegan_jax.configs import tpu_v3
 from tests.conftest import ROOT, xla_flags
-from vaegan_jax import checkpoint
-from vaegan_jax import inference
-from vaegan_jax import train_loop
+from vaegan_jax.run import checkpoint
+from vaegan_jax.inference import api
+from vaegan_jax.training import train_loop
 
 # What `--config.<key>=<value>` would set on the command line.
 SHRINK = {
@@ -91,16 +91,16 @@ def test_tpu_v3_dry_run_on_8_devices(tpu_workdir):
 def _check_inpaints_on_1_device(workdir):
   """The checkpoint of 8 devices inpaints on 1 device, in a new process."""
   image, mask = _image_and_mask()
-  here = inference.inpaint(inference.load_params(workdir), image, mask)
+  here = api.inpaint(api.load_params(workdir), image, mask)
   code = f"""
 import jax, numpy as np
-from vaegan_jax import inference
+from vaegan_jax.inference import api
 assert jax.device_count() == 1, jax.devices()
 rng = np.random.default_rng(0)
 image = rng.uniform(0, 1, (40, 40, 3)).astype(np.float32)
 mask = np.zeros((40, 40), bool)
 mask[8:24, 10:30] = True
-out = inference.inpaint(inference.load_params({workdir!r}), image, mask)
+out = api.inpaint(api.load_params({workdir!r}), image, mask)
 np.save({os.path.join(workdir, 'one_device.npy')!r}, out)
 """
   env = dict(os.environ, XLA_FLAGS=xla_flags(1),

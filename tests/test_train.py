@@ -36,7 +36,10 @@ def test_train_resume_inpaint_eval(tmp_path):
   assert glob.glob(os.path.join(workdir, 'events.out.tfevents.*'))
   assert os.path.isfile(os.path.join(workdir, 'samples', 'latest.png'))
 
-  from vaegan_jax import image_io, inference, load_params, inpaint
+  from vaegan_jax.run import image_io
+  from vaegan_jax.inference import api
+  from vaegan_jax import load_params
+  from vaegan_jax import inpaint
   params = load_params(workdir)
   assert params.step == 4
   image = np.random.RandomState(0).randint(0, 256, (20, 28, 3), np.uint8)
@@ -46,7 +49,7 @@ def test_train_resume_inpaint_eval(tmp_path):
   np.testing.assert_array_equal(filled[~mask], image[~mask])
 
   # The exported inference-only directory loads and gives the same fills.
-  from vaegan_jax import export
+  from vaegan_jax.inference import export
   assert export.export(workdir, str(tmp_path / 'exported')) == 4
   exported = load_params(str(tmp_path / 'exported'))
   np.testing.assert_array_equal(inpaint(exported, image, mask), filled)
@@ -57,7 +60,7 @@ def test_train_resume_inpaint_eval(tmp_path):
   image_io.save_png(str(tmp_path / 'in.png'), image)
   image_io.save_png(str(tmp_path / 'mask.png'),
                   np.repeat(mask[..., None] * np.uint8(255), 3, axis=-1))
-  inference.main(['--workdir', workdir, '--image', str(tmp_path / 'in.png'),
+  cli.main(['--workdir', workdir, '--image', str(tmp_path / 'in.png'),
                   '--mask', str(tmp_path / 'mask.png'),
                   '--output', str(tmp_path / 'out.png')])
   np.testing.assert_array_equal(image_io.read_image(str(tmp_path / 'out.png')),
@@ -81,7 +84,7 @@ def test_train_resume_inpaint_eval(tmp_path):
     with open(os.path.join(workdir, 'eval', f'eval_{tag}_folder.json')) as f:
       result = json.load(f)
     assert result['step'] == 4 and result['mode'] == tag
-    assert set(result['results']) == {'vaegan', 'vaegan_fidelity', 'biharmonic',
+    assert set(result['results']) == {'default', 'fidelity', 'biharmonic',
                                       'mean', 'shiftmap', 'oracle'}
     for row in result['results'].values():
       assert row['all']['psnr'] > 0 and row['all']['swd'] > 0
@@ -95,8 +98,8 @@ def test_train_resume_inpaint_eval(tmp_path):
                                                     'eval_16px_folder.json')))
 
   # The same in-process.
-  from vaegan_jax import evaluate  # pylint: disable=g-import-not-at-top
-  result = evaluate.run(workdir, folder=str(photos), num_masks_per_image=2,
+  from vaegan_jax.evaluation import held_out  # pylint: disable=g-import-not-at-top
+  result = held_out.run(workdir, folder=str(photos), num_masks_per_image=2,
                         num_samples=0, modes=[16, 'photo'])
   photo = result['modes']['photo']
   assert [x.shape for x in photo['image']] == [(40, 30, 3), (20, 50, 3)]

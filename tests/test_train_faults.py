@@ -13,12 +13,12 @@ import numpy as np
 import optax
 import pytest
 
-from configs import test as test_config
+from vaegan_jax.configs import test as test_config
 from tests.conftest import ROOT, xla_flags
-from vaegan_jax import checkpoint
-from vaegan_jax import faults
-from vaegan_jax import train_lib
-from vaegan_jax import train_loop
+from vaegan_jax.run import checkpoint
+from vaegan_jax.training import faults
+from vaegan_jax.training import train_lib
+from vaegan_jax.training import train_loop
 
 
 def _batch(n, size, seed=0):

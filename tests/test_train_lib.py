@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from flax import jax_utils
 
-from configs import test as test_config
+from vaegan_jax.configs import test as test_config
 from tests.test_inference import unzero_kernels
-from vaegan_jax import losses
-from vaegan_jax import train_lib
+from vaegan_jax.training import losses
+from vaegan_jax.training import train_lib
 
 
 def _batch(n, size, seed=0):

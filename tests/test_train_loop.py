@@ -5,16 +5,16 @@ import jax
 import numpy as np
 import pytest
 
-from configs import default
-from configs import test as test_config
-from vaegan_jax import checkpoint
-from vaegan_jax import image_io
-from vaegan_jax import inference
-from vaegan_jax import input_pipeline
-from vaegan_jax import train_lib
-from vaegan_jax import train_loop
+from vaegan_jax.configs import default
+from vaegan_jax.configs import test as test_config
+from vaegan_jax.run import checkpoint
+from vaegan_jax.run import image_io
+from vaegan_jax.inference import api
+from vaegan_jax.data import input_pipeline
+from vaegan_jax.training import train_lib
+from vaegan_jax.training import train_loop
 
-SHIPPED = os.path.join(inference.PRETRAINED_DIR, inference.DEFAULT_MODEL)
+SHIPPED = os.path.join(api.PRETRAINED_DIR, api.DEFAULT_MODEL)
 SIZE = 16
 
 
@@ -47,7 +47,7 @@ def _photos(folder, n=4):
 
 
 def _hole_l1(params, crops, mask):
-  out = inference.inpaint(params, crops, mask)
+  out = api.inpaint(params, crops, mask)
   return float(np.abs(out - crops)[:, mask].mean())
 
 
@@ -73,8 +73,8 @@ def test_fine_tune_from_the_shipped_model(tmp_path, capsys):
   train_loop.train(config, workdir)
   out = capsys.readouterr().out
   assert f'Starting from the weights of {SHIPPED}' in out
-  before = _hole_l1(inference.load_params(SHIPPED), crops, mask)
-  after = _hole_l1(inference.load_params(workdir), crops, mask)
+  before = _hole_l1(api.load_params(SHIPPED), crops, mask)
+  after = _hole_l1(api.load_params(workdir), crops, mask)
   print(f'hole L1 before {before:.4f}, after {after:.4f}')
   # The copied detail band is not an L1 fit (docs/design.md), so the hole
   # L1 falls less than a smooth fill's would: 9% here in 30 steps.
@@ -85,7 +85,7 @@ def test_fine_tune_from_the_shipped_model(tmp_path, capsys):
   train_loop.train(config, workdir)
   out = capsys.readouterr().out
   assert 'Resuming from step 30' in out and 'Starting from' not in out
-  assert inference.load_params(workdir).step == 40
+  assert api.load_params(workdir).step == 40
 
 
 def test_init_from_refuses_another_architecture(tmp_path):

@@ -1,8 +1,8 @@
-"""Tests of vaegan_jax/whole_photo.py with stand-in models (no training)."""
+"""Tests of vaegan_jax/inference/whole_photo.py with stand-in models (no training)."""
 import numpy as np
 import pytest
 
-from vaegan_jax import whole_photo
+from vaegan_jax.inference import whole_photo
 
 
 def _photo(h, w, seed=0):

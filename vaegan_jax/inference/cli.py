@@ -1,0 +1,151 @@
+"""vaegan-inpaint: fill the holes of an image file with a trained model.
+
+  vaegan-inpaint photo.jpg mask.png -o filled.png
+  vaegan-inpaint photo.jpg mask.png -o samples.png --num_samples 4 --seed 1
+  vaegan-inpaint photo.jpg mask.png -o filled.png --workdir workdirs/default
+
+The mask is an image of the photo's size: white (or 1 in a 0/1 label image)
+marks the hole, black the pixels to keep.  From a checkout the same command
+is `python -m vaegan_jax.inference`.
+"""
+import argparse
+import os
+import sys
+import warnings
+
+from vaegan_jax.run import startup
+
+_EPILOG = """\
+Without --workdir the shipped model (pretrained/vaegan64) fills the hole.
+The first run compiles the model (about 10-30 s on a CPU); compiled code is
+kept in ~/.cache/vaegan_jax/jax (or $JAX_COMPILATION_CACHE_DIR), so later
+runs of the same sizes start in a few seconds.
+"""
+
+
+def _use_compile_cache(jax):
+  """Keeps compiled code on disk between runs: compiling the model and the
+  patch search's levels is most of a first run's time."""
+  path = os.environ.get('JAX_COMPILATION_CACHE_DIR') or os.path.join(
+      os.path.expanduser('~'), '.cache', 'vaegan_jax', 'jax')
+  jax.config.update('jax_compilation_cache_dir', path)
+  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      prog='vaegan-inpaint', description=__doc__.split('\n\n', 1)[1].strip('\n'),
+      epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('image', nargs='?', help='the photo (any format PIL '
+                      'reads: PNG, JPEG, WebP, ...)')
+  parser.add_argument('mask', nargs='?', help='the mask image: white = hole')
+  parser.add_argument('-o', '--output', help='where the result goes (PNG '
+                      'unless the extension names another format)')
+  parser.add_argument('--image', dest='image_flag', metavar='IMAGE',
+                      help='same as the first argument')
+  parser.add_argument('--mask', dest='mask_flag', metavar='MASK',
+                      help='same as the second argument')
+  parser.add_argument('--workdir', default=None,
+                      help='a training workdir or exported model (default: '
+                      'the shipped pretrained/vaegan64)')
+  parser.add_argument('--num_samples', type=int, default=None, metavar='K',
+                      help='K different fills from the prior instead of the '
+                      'single best one, tiled side by side into one image')
+  parser.add_argument('--seed', type=int, default=None,
+                      help='random seed of the samples (needs --num_samples; '
+                      'default 0)')
+  parser.add_argument('--fidelity', action='store_true',
+                      help='the fill best under PSNR/SSIM (no copied texture)')
+  parser.add_argument('--texture', choices=('patches', 'network'),
+                      default='patches',
+                      help="'patches': the photo's own patches at every "
+                      "scale, guided by the model (default); 'network': the "
+                      "model's output at every scale")
+  return parser
+
+
+def _fail(message: str):
+  """One line on stderr, exit status 2 (as argparse's usage errors)."""
+  print(f'vaegan-inpaint: error: {message}', file=sys.stderr)
+  sys.exit(2)
+
+
+def _check_args(parser, args):
+  """Every check that needs no model; errors exit 2 with one line."""
+  for name in ('image', 'mask'):
+    flag = getattr(args, f'{name}_flag')
+    if flag and getattr(args, name):
+      parser.error(f'{name} given twice (argument and --{name})')
+    setattr(args, name, getattr(args, name) or flag)
+  if not args.image or not args.mask or not args.output:
+    parser.error('needs IMAGE, MASK and -o OUTPUT '
+                 '(e.g. vaegan-inpaint photo.jpg mask.png -o filled.png)')
+  if args.num_samples is not None and args.num_samples < 1:
+    parser.error(f'--num_samples must be >= 1, got {args.num_samples}')
+  if args.seed is not None and args.num_samples is None:
+    parser.error('--seed only applies to samples; add --num_samples K')
+  out_dir = os.path.dirname(os.path.abspath(args.output))
+  if not os.path.isdir(out_dir):
+    _fail(f'output directory {out_dir} does not exist')
+
+
+def _read_inputs(args):
+  """Reads image and mask, or exits 2 with one line saying what is wrong."""
+  from PIL import Image, UnidentifiedImageError  # pylint: disable=g-import-not-at-top
+  from vaegan_jax.run import image_io  # pylint: disable=g-import-not-at-top
+  arrays = []
+  for what, path, read in (('image', args.image, image_io.read_image),
+                           ('mask', args.mask, image_io.read_mask)):
+    if not os.path.isfile(path):
+      _fail(f'{what} file not found: {path}')
+    try:
+      arrays.append(read(path))
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError,
+            ValueError) as e:
+      _fail(f'cannot read {what} {path}: {e}')
+  image, mask = arrays
+  if mask.shape != image.shape[:2]:
+    _fail(f'mask {args.mask} is {mask.shape[1]}x{mask.shape[0]} px but '
+                 f'image {args.image} is {image.shape[1]}x{image.shape[0]}; '
+                 'they must be the same size')
+  return image, mask
+
+
+def main(argv=None):
+  startup.quiet_native_logs()
+  parser = build_parser()
+  args = parser.parse_args(argv)
+  _check_args(parser, args)
+  image, mask = _read_inputs(args)
+  # pylint: disable=g-import-not-at-top
+  import jax
+  import numpy as np
+  from vaegan_jax.inference import api
+  from vaegan_jax.run import image_io
+  # pylint: enable=g-import-not-at-top
+  warnings.simplefilter('always', UserWarning)
+  warnings.formatwarning = lambda msg, *a, **k: f'warning: {msg}\n'
+  startup.prepare(uses_tf=False)
+  _use_compile_cache(jax)
+  try:
+    params = api.load_params(args.workdir or api.DEFAULT_MODEL)
+  except (OSError, ValueError) as e:
+    _fail(f'cannot load the model: {e}')
+  try:
+    if args.num_samples:
+      out = api.inpaint(params, image, mask, num_samples=args.num_samples,
+                        rng=jax.random.PRNGKey(args.seed or 0),
+                        fidelity=args.fidelity, texture=args.texture)
+      out = np.concatenate(list(out), axis=1)  # samples side by side
+    else:
+      out = api.inpaint(params, image, mask, fidelity=args.fidelity,
+                        texture=args.texture)
+  except (ValueError, MemoryError) as e:
+    _fail(str(e))
+  image_io.save_png(args.output, out)
+  print(f'wrote {args.output}')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

@@ -1,0 +1,183 @@
+"""Texture from the photo itself, guided by the network: PatchMatch in JAX.
+
+The network decides once, at the coarse scale it was trained for, what goes
+in the hole (structure, colour, which region to borrow from).  From there
+to full resolution every pyramid level is rebuilt from real patches of the
+visible region (Wexler et al. 2007; PatchMatch, Barnes et al. 2009):
+1. a nearest-neighbour field (NNF) maps every target pixel (one whose patch
+   touches the hole) to a source pixel whose patch is fully visible;
+2. it is found by vectorised PatchMatch: propagation as jump flooding
+   (every pixel tries its neighbours' matches at steps 8, 4, 2, 1, all at
+   once) and random search in shrinking windows;
+3. patch distances use a per-level PCA of the patches (a few numbers per
+   pixel instead of p*p*3), computed by one convolution;
+4. the target is the current fill whose low frequencies are pulled towards
+   the network's fill (`guide_weight`): structure follows the network, the
+   detail comes from the photo;
+5. each level is rebuilt by voting: every pixel averages the source pixels
+   that the overlapping patches covering it point to;
+6. the NNF is carried up to the next level (offsets x 2) and refined there.
+Known pixels are never written.  Time and memory are bounded by the
+region around the hole, not the photo.  This module drives the pyramid;
+the per-level kernels are in patch_match.py.
+
+Images float32 [H, W, 3] in [0, 1]; holes bool [H, W] (True = missing).
+"""
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vaegan_jax.inference import patch_match as pm
+
+class Settings(NamedTuple):
+  """How the texture is synthesised (defaults: docs/quality.md)."""
+  patch: int = 11           # patch side (odd), pixels at every level
+  dims: int = 24            # PCA dimensions of a patch
+  max_rounds: int = 7       # search + vote rounds: 1 + 2 * depth, at most
+  max_iters: int = 3        # PatchMatch iterations per round: 1 + depth
+  min_rounds: int = 1       # rounds and iterations at least
+  coherence: float = 1.1    # a neighbour's match within this x is taken
+  guide_weight: float = 0.5  # pull of the low frequencies to the guide
+  guide_sigma: float = 2.0  # blur (guide pixels) that the pull sees
+  sharpness: float = 1.0    # vote weights exp(-d / (sharpness * mean d))
+  vote_patch: int = 5       # patches that vote for a pixel (0: `patch`)
+  final_vote_patch: int = 3  # ... at full size (0: `vote_patch`)
+  min_side: int = 16        # the coarsest level's short side
+  small_side: int = 64      # levels up to this share one padded shape
+  whole_side: int = 256     # levels up to this search the whole level
+  samples: int = 1024       # patches that estimate the PCA
+  max_search_side: int = 1024  # larger levels only vote the carried match
+
+
+def _fast_key(key):
+  """A key of XLA's own generator: its sampling compiles in a fraction of
+  threefry's time, and the searches need many samples, not crypto."""
+  seed = jax.random.randint(key, (), 0, np.iinfo(np.int32).max)
+  return jax.random.key(int(seed), impl='unsafe_rbg')
+
+
+def _resize(x, hw):
+  import cv2  # pylint: disable=g-import-not-at-top
+  if x.shape[:2] == tuple(hw):
+    return x
+  shrink = hw[0] < x.shape[0] or hw[1] < x.shape[1]
+  out = cv2.resize(x, (hw[1], hw[0]),
+                   interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+  return out.reshape(tuple(hw) + x.shape[2:])
+
+
+def _pad_to(x, shape, mode='edge'):
+  widths = [(0, s - d) for s, d in zip(shape, x.shape)] + [(0, 0)] * (
+      x.ndim - len(shape))
+  return np.pad(x, widths, mode=mode)
+
+
+def _dilate(hole, r):
+  from scipy import ndimage  # pylint: disable=g-import-not-at-top
+  return ndimage.binary_dilation(hole, np.ones((2 * r + 1, 2 * r + 1), bool))
+
+
+def pyramid(image, hole, min_side: int):
+  """[(image, hole)] from fine to coarse, halving while the short side
+  stays >= min_side.  Colours average the visible pixels only; a coarse
+  pixel is a hole if half of it or more was (a hole grown at every level
+  would leave the coarse levels nothing to copy from)."""
+  levels = [(np.asarray(image, np.float32), np.asarray(hole, bool))]
+  while True:
+    img, hl = levels[-1]
+    hw = ((hl.shape[0] + 1) // 2, (hl.shape[1] + 1) // 2)
+    if min(hw) < min_side:
+      return levels
+    known = (~hl).astype(np.float32)
+    k = _resize(known, hw)
+    c = _resize(img * known[..., None], hw) / np.maximum(k, 1e-6)[..., None]
+    levels.append((c.astype(np.float32), k < 0.5))
+
+
+def _shape(h: int, w: int, small: int):
+  """The padded shape of a level: levels within small x small share one."""
+  if h <= small and w <= small:
+    return small, small
+  return pm.bucket(h), pm.bucket(w)
+
+
+def synthesize(image, hole, guide, key, settings: Settings = Settings()):
+  """Fills `hole` of `image` from its own patches, coarse to fine, the
+  structure pulled towards `guide`.
+
+  Args:
+    image: float32 [H, W, 3] in [0, 1] (hole pixels are ignored).
+    hole: bool [H, W].
+    guide: float32 [h, w, 3]: the network's fill of the same region at any
+      (coarser) scale, known pixels included.
+    key: jax PRNG key (the searches are random).
+  Returns:
+    float32 [H, W, 3]: `image` with its hole filled; known pixels unchanged.
+  """
+  r = settings.patch // 2
+  levels = pyramid(image, hole, settings.min_side)
+  nnf_full = prev_hw = current = None
+  for depth in range(len(levels) - 1, -1, -1):
+    img, hl = levels[depth]
+    h, w = hl.shape
+    if not hl.any():
+      current = img
+      nnf_full = None
+      continue
+    hp, wp = _shape(h, w, settings.small_side)
+    ys, xs = np.nonzero(_dilate(hl, r))
+    th = min(hp, pm.bucket(ys.max() + 1 - ys.min()))
+    tw = min(wp, pm.bucket(xs.max() + 1 - xs.min()))
+    if max(hp, wp) <= settings.whole_side:  # one compiled level per size
+      th, tw = hp, wp
+    y0 = int(min(ys.min(), hp - th))
+    x0 = int(min(xs.min(), wp - tw))
+    inside = np.zeros((hp, wp), bool)
+    inside[:h, :w] = True
+    guide_up = _resize(np.asarray(guide, np.float32), (h, w))
+    start = guide_up if current is None else _resize(
+        np.asarray(current, np.float32), (h, w))
+    current_p = _pad_to(np.where(hl[..., None], start, img), (hp, wp))
+    sigma = settings.guide_sigma * max(w / guide.shape[1], 1.0)
+    if nnf_full is None:
+      nnf = np.zeros((th, tw, 2), np.int32)
+    else:
+      # Carry the coarser match up: offsets x 2, each pixel its parent's.
+      ph, pw = prev_hw
+      cy = np.clip((np.arange(th) + y0) * ph // h, 0, ph - 1)
+      cx = np.clip((np.arange(tw) + x0) * pw // w, 0, pw - 1)
+      parent = nnf_full[cy][:, cx]
+      off_y = (parent[..., 0] - cy[:, None]) * h / ph
+      off_x = (parent[..., 1] - cx[None, :]) * w / pw
+      nnf = np.stack([np.round(off_y) + (np.arange(th) + y0)[:, None],
+                      np.round(off_x) + (np.arange(tw) + x0)[None, :]],
+                     axis=-1).astype(np.int32)
+    rounds = max(settings.min_rounds, min(settings.max_rounds, 1 + 2 * depth))
+    iters = max(settings.min_rounds, min(settings.max_iters, 1 + depth))
+    vote_patch = ((settings.final_vote_patch if depth == 0 else 0)
+                  or settings.vote_patch or settings.patch)
+    if nnf_full is not None and max(h, w) > settings.max_search_side:
+      out, nnf = pm.vote_level(
+          jnp.asarray(_pad_to(img, (hp, wp))),
+          jnp.asarray(_pad_to(hl, (hp, wp), mode='constant')),
+          jnp.asarray(inside), jnp.asarray(current_p), jnp.asarray(nnf),
+          jnp.asarray([y0, x0], jnp.int32), vote_patch=vote_patch)
+    else:
+      out, nnf, _ = pm.level(
+          _fast_key(jax.random.fold_in(key, depth)), jnp.asarray(
+              _pad_to(img, (hp, wp))),
+          jnp.asarray(_pad_to(hl, (hp, wp), mode='constant')),
+          jnp.asarray(inside), jnp.asarray(_pad_to(guide_up, (hp, wp))),
+          jnp.asarray(current_p), jnp.asarray(nnf),
+          jnp.asarray([y0, x0], jnp.int32), rounds, iters,
+          nnf_full is not None, box_shape=(th, tw), settings=settings,
+          sigma=float(sigma), vote_patch=vote_patch)
+    full = np.stack(np.meshgrid(np.arange(hp), np.arange(wp), indexing='ij'),
+                    axis=-1).astype(np.int32)
+    full[y0:y0 + th, x0:x0 + tw] = np.asarray(nnf)
+    nnf_full = full[:h, :w]
+    prev_hw = (h, w)
+    current = np.where(hl[..., None], np.asarray(out)[:h, :w], img)
+  return np.asarray(current, np.float32)
