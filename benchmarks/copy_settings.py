@@ -30,7 +30,7 @@ from vaegan_jax.inference import whole_photo
 
 
 def _fills(params, model_config, image, mask, texture=True, batch=64):
-  generator = models.create_networks(model_config).generator
+  generator = models.create_networks(model_config).inpainter
 
   def complete(module, x, m):
     z, _, _ = module.encode(x, m)

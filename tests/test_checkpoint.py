@@ -59,8 +59,8 @@ def test_config_round_trip_and_errors(tmp_path):
   config = test_config.get_config()
   checkpoint.write_config(str(tmp_path), config)
   again = checkpoint.read_config(str(tmp_path))
-  assert again.model.vaegan.num_down == config.model.vaegan.num_down
-  assert tuple(again.model.vaegan.dilations) == tuple(config.model.vaegan.dilations)
+  assert again.model.vae.num_down == config.model.vae.num_down
+  assert tuple(again.model.vae.dilations) == tuple(config.model.vae.dilations)
   with pytest.raises(FileNotFoundError, match='does not exist'):
     checkpoint.read_config(str(tmp_path / 'missing'))
   (tmp_path / 'empty').mkdir()

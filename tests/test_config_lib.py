@@ -21,8 +21,8 @@ def _error(fn, *args, **kwargs):
 
 @pytest.mark.parametrize('path,suggestion', [
     ('num_stpes', "'num_steps'"),
-    ('modle.vaegan.num_down', "'model.vaegan.num_down'"),
-    ('model.vaegan.num_dwn', "'model.vaegan.num_down'"),
+    ('modle.vae.num_down', "'model.vae.num_down'"),
+    ('model.vae.num_dwn', "'model.vae.num_down'"),
     ('optim.glr', "'optim.g_lr'"),
     ('masks.min_ratios', "'masks.min_ratio'"),
 ])
@@ -33,17 +33,17 @@ def test_misspelt_keys_name_close_valid_keys(path, suggestion):
 
 def test_unknown_key_without_close_match_lists_valid_keys():
   msg = _error(config_lib.check_paths, ['zzz'], default.get_config())
-  assert 'valid keys' in msg and 'model.vaegan.num_down' in msg
-  config_lib.check_paths(['model.vaegan.num_down', 'model', 'seed'],
+  assert 'valid keys' in msg and 'model.vae.num_down' in msg
+  config_lib.check_paths(['model.vae.num_down', 'model', 'seed'],
                          default.get_config())
 
 
 def test_config_file_keys_checked_against_the_defaults():
   config = test_config.get_config()
   config_lib.check_keys(config, default.get_config())
-  config.model.vaegan.num_dwon = 3
+  config.model.vae.num_dwon = 3
   msg = _error(config_lib.check_keys, config, default.get_config())
-  assert "'model.vaegan.num_dwon'" in msg and "'model.vaegan.num_down'" in msg
+  assert "'model.vae.num_dwon'" in msg and "'model.vae.num_down'" in msg
   config = test_config.get_config()
   del config.masks['box']
   assert 'masks.box' in _error(config_lib.check_keys, config,
@@ -86,9 +86,9 @@ def _config(**changes):
     (dict(loss__adv_kind='wgan'), 1, 'loss.adv_kind'),
     (dict(loss__weights__kl=-1.), 1, 'loss.weights.kl'),
     (dict(loss__weights__typo=1.), 1, "loss.weights ['typo'] name no loss"),
-    (dict(model__generator='vaegan', model__vaegan__initial_fill='magic'), 1,
+    (dict(model__inpainter='vae', model__vae__initial_fill='magic'), 1,
      'initial_fill'),
-    (dict(model__generator='unet9'), 1, 'not a registered network'),
+    (dict(model__inpainter='unet9'), 1, 'not a registered network'),
     (dict(init_from='/nonexistent/run'), 1, 'init_from'),
     (dict(max_nonfinite_skips=0), 1, '--config.max_nonfinite_skips'),
     (dict(keep_checkpoints=0), 1, 'keep_checkpoints'),
@@ -119,7 +119,7 @@ def test_train_py_rejects_bad_flags_before_training(tmp_path):
   env = dict(os.environ, XLA_FLAGS=xla_flags(2),
              JAX_PLATFORMS='cpu')
   for args, expected in [
-      (['--config.modle.vaegan.num_dwn=3'], "did you mean 'model.vaegan.num_down'"),
+      (['--config.modle.vae.num_dwn=3'], "did you mean 'model.vae.num_down'"),
       (['--config.batch_size=7'], 'multiple of 2'),
   ]:
     start = time.time()

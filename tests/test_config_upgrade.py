@@ -17,8 +17,8 @@ def test_old_config_json_is_upgraded_when_read(tmp_path):
   assert 'num_down' in old['model'] and 'kl_weight' in old['loss']
   config = checkpoint.read_config(shipped)
   config_lib.check_keys(config, default.get_config())
-  assert config.model.generator == 'vaegan'
-  assert config.model.vaegan.num_down == old['model']['num_down']
+  assert config.model.inpainter == 'vae'
+  assert config.model.vae.num_down == old['model']['num_down']
   assert config.model.patch.num_layers == old['model']['disc_layers']
   assert config.loss.weights.kl == old['loss']['kl_weight']
   assert config.loss.weights.g_adv == old['loss']['adv_weight']
@@ -34,8 +34,8 @@ def test_old_config_json_is_upgraded_when_read(tmp_path):
       {'format_version': checkpoint.FORMAT_VERSION, 'config': old}))
   config = checkpoint.read_config(str(workdir))
   config_lib.check_keys(config, default.get_config())
-  assert config.model.vaegan.initial_fill == 'none'
-  assert config.model.vaegan.residual_gate is False
+  assert config.model.vae.initial_fill == 'none'
+  assert config.model.vae.residual_gate is False
   assert config.model.dtype == 'float32'
   assert config.loss.kl_free_bits == 0 and config.loss.weights.prior_hole == 0
   assert config.data.grayscale_prob == 0
@@ -52,3 +52,20 @@ def test_attention_keys_added_later_get_the_values_trained_with():
   upgraded = config_upgrade.upgrade(config)['model']['attention']
   assert upgraded['min_distance'] == 0 and upgraded['blend'] == 'linear'
   assert upgraded['band_scale'] == 0
+
+
+def test_config_naming_the_inpainter_generator_is_upgraded():
+  # The shipped model's config.json names its inpainter `model.generator`
+  # and keeps the plain network's sub-config as `model.vaegan`.
+  shipped = os.path.join(api.PRETRAINED_DIR, api.DEFAULT_MODEL)
+  with open(os.path.join(shipped, checkpoint.CONFIG_FILE)) as f:
+    old = json.load(f)['config']['model']
+  assert old['generator'] == 'attention' and 'vaegan' in old
+  config = checkpoint.read_config(shipped)
+  config_lib.check_keys(config, default.get_config())
+  assert config.model.inpainter == 'attention' and 'generator' not in (
+      config.model)
+  assert config.model.vae.to_dict() == old['vaegan']
+  # A model that was the plain 'vaegan' network is the 'vae' one now.
+  renamed = config_upgrade.upgrade({'model': dict(old, generator='vaegan')})
+  assert renamed['model']['inpainter'] == 'vae'

@@ -39,16 +39,16 @@ def test_new_generator_and_loss_term_from_the_docs(monkeypatch):
   namespace = {'config': config, 'ml_collections': ml_collections}
   for block in blocks:
     exec(block, namespace)  # pylint: disable=exec-used
-  assert config.model.generator == 'plain' and 'hole_colour' in (
+  assert config.model.inpainter == 'plain' and 'hole_colour' in (
       losses.GENERATOR_TERMS)
   config_lib.validate(config)
 
   # The contract: latents, k per image, the prior blind to hole pixels.
   nets, g_tx, d_tx, state = train_lib.create_train_state(
       config, jax.random.PRNGKey(0))
-  assert isinstance(nets.generator, namespace['PlainVAE'])
+  assert isinstance(nets.inpainter, namespace['PlainVAE'])
   assert set(state.g_params) == {'prior', 'posterior', 'generator'}
-  gen, params = nets.generator, state.g_params
+  gen, params = nets.inpainter, state.g_params
   m = jnp.zeros((2, 16, 16, 1)).at[:, 4:12, 4:12].set(1.0)
   a = jax.random.uniform(jax.random.PRNGKey(1), (2, 16, 16, 3), minval=-1)
   b = a.at[:, 4:12, 4:12].set(0.5)

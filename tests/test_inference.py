@@ -25,7 +25,7 @@ def params():
 def unzero_kernels(params, seed=0, scale=0.05):
   """Replaces all-zero conv kernels (zero-initialised residual convs) by
   small random ones, as after a few training steps: at initialisation a
-  refining generator (model.vaegan.initial_fill) outputs its fill exactly, so
+  refining generator (model.vae.initial_fill) outputs its fill exactly, so
   neither z nor anything upstream of the residual conv has an effect."""
   leaves, treedef = jax.tree_util.tree_flatten(params)
   keys = jax.random.split(jax.random.PRNGKey(seed), len(leaves))

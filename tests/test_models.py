@@ -1,4 +1,5 @@
-"""The generator contract, checked for every registered network."""
+"""The inpainter contract, checked for every registered network."""
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -8,20 +9,20 @@ from vaegan_jax.configs import test as test_config
 from vaegan_jax.models import fills
 from vaegan_jax import models
 
-GENERATORS = [n for n, c in models.REGISTRY.items() if hasattr(c, 'encode')]
-DISCRIMINATORS = [n for n in models.REGISTRY if n not in GENERATORS]
+INPAINTERS = [n for n, c in models.REGISTRY.items() if hasattr(c, 'encode')]
+DISCRIMINATORS = [n for n in models.REGISTRY if n not in INPAINTERS]
 
 
-def _config(generator='vaegan', discriminator='patch'):
+def _config(inpainter='vae', discriminator='patch'):
   config = test_config.get_config()
-  config.model.generator = generator
+  config.model.inpainter = inpainter
   config.model.discriminator = discriminator
   return config
 
 
-@pytest.fixture(scope='module', params=GENERATORS)
+@pytest.fixture(scope='module', params=INPAINTERS)
 def setup(request):
-  config = _config(generator=request.param)
+  config = _config(inpainter=request.param)
   nets = models.create_networks(config.model)
   g_params, d_params = jax.jit(
       lambda k: models.init_params(k, nets, config.image_size))(
@@ -35,19 +36,19 @@ def setup(request):
 
 
 def _apply(nets, g_params, method, *args, **kwargs):
-  return nets.generator.apply({'params': g_params}, *args, method=method,
+  return nets.inpainter.apply({'params': g_params}, *args, method=method,
                               **kwargs)
 
 
 def test_registry_has_both_kinds():
-  assert 'vaegan' in GENERATORS and 'patch' in DISCRIMINATORS
+  assert 'vae' in INPAINTERS and 'patch' in DISCRIMINATORS
 
 
 @pytest.mark.parametrize('h,w', [(16, 16), (8, 24), (32, 12)])
 def test_generator_contract_shapes_and_range(setup, h, w):
   _, nets, g_params, _ = setup
   assert set(g_params) == {'prior', 'posterior', 'generator'}
-  gen = nets.generator
+  gen = nets.inpainter
   assert h % gen.size_multiple == 0 and w % gen.size_multiple == 0
   x = jax.random.uniform(jax.random.PRNGKey(1), (2, h, w, 3), minval=-1)
   m = jnp.zeros((2, h, w, 1)).at[:, : h // 2].set(1.0)
@@ -73,7 +74,7 @@ def test_generator_contract_prior_and_decode_ignore_hole_pixels(setup):
   np.testing.assert_array_equal(_apply(nets, g_params, 'complete', a, m),
                                 _apply(nets, g_params, 'complete', b, m))
   z = jax.random.normal(jax.random.PRNGKey(3),
-                        nets.generator.latent_shape(16, 16, 1))
+                        nets.inpainter.latent_shape(16, 16, 1))
   np.testing.assert_array_equal(_apply(nets, g_params, 'decode', a, m, z),
                                 _apply(nets, g_params, 'decode', b, m, z))
   # The posterior does read the hole.
@@ -87,7 +88,7 @@ def test_generator_contract_noise_changes_output(setup):
   x = jnp.zeros((1, 16, 16, 3))
   m = jnp.ones((1, 16, 16, 1))
   eps = jax.random.normal(jax.random.PRNGKey(3),
-                          nets.generator.latent_shape(16, 16, 1))
+                          nets.inpainter.latent_shape(16, 16, 1))
   a = _apply(nets, g_params, 'complete', x, m)
   b = _apply(nets, g_params, 'complete', x, m, eps)
   assert float(jnp.max(jnp.abs(a - b))) > 1e-4
@@ -99,7 +100,7 @@ def test_generator_contract_k_latents_per_image(setup):
   x = jax.random.uniform(jax.random.PRNGKey(1), (2, 16, 16, 3), minval=-1)
   m = jnp.zeros((2, 16, 16, 1)).at[:, 4:12].set(1.0)
   z = jax.random.normal(jax.random.PRNGKey(2),
-                        nets.generator.latent_shape(16, 16, 6))
+                        nets.inpainter.latent_shape(16, 16, 6))
   shared = _apply(nets, g_params, 'decode', x, m, z)
   repeated = _apply(nets, g_params, 'decode', jnp.concatenate([x] * 3),
                     jnp.concatenate([m] * 3), z)
@@ -118,7 +119,7 @@ def test_generator_contract_fidelity_output(setup):
   fid = _apply(nets, g_params, 'complete', x, m, fidelity=True)
   assert fid.shape == x.shape and float(jnp.max(jnp.abs(fid))) <= 1.0
   default = _apply(nets, g_params, 'complete', x, m)
-  if config.model.generator != 'attention':
+  if config.model.inpainter != 'attention':
     np.testing.assert_array_equal(fid, default)
     return
   assert float(jnp.max(jnp.abs(fid - default))) > 1e-3
@@ -165,7 +166,7 @@ def test_bfloat16_params_stay_float32():
 
 def test_vaegan_starts_at_the_fill():
   config = _config()
-  assert config.model.vaegan.initial_fill == 'harmonic'
+  assert config.model.vae.initial_fill == 'harmonic'
   nets = models.create_networks(config.model)
   g_params, _ = models.init_params(jax.random.PRNGKey(0), nets, 16)
   x = jax.random.uniform(jax.random.PRNGKey(1), (2, 16, 16, 3), minval=-1)
@@ -173,13 +174,13 @@ def test_vaegan_starts_at_the_fill():
   np.testing.assert_allclose(
       _apply(nets, g_params, 'complete', x, m),
       fills.harmonic_fill(x * (1 - m), m,
-                          config.model.vaegan.fill_iterations), atol=1e-6)
+                          config.model.vae.fill_iterations), atol=1e-6)
 
 
 @pytest.mark.parametrize('change,match', [
-    (dict(generator='unet9'), r"model.generator='unet9' is not a registered"),
-    (dict(vaegan__initial_fill='magic'), 'initial_fill'),
-    (dict(vaegan__widht=3), r"config.model.vaegan has keys \['widht'\]"),
+    (dict(inpainter='unet9'), r"model.inpainter='unet9' is not a registered"),
+    (dict(vae__initial_fill='magic'), 'initial_fill'),
+    (dict(vae__widht=3), r"config.model.vae has keys \['widht'\]"),
     (dict(patch=None), 'needs its sub-config config.model.patch'),
 ])
 def test_bad_model_config_is_a_clear_error(change, match):
@@ -202,3 +203,28 @@ class _null:
 
   def __exit__(self, *args):
     return False
+
+
+def test_each_inpainter_maps_other_checkpoints_onto_its_layout():
+  # configs/test.py gives both the same base and encoder widths.
+  vae, attention = _config('vae').model, _config('attention').model
+  vae_nets = models.create_networks(vae)
+  att_nets = models.create_networks(attention)
+  plain, _ = models.init_params(jax.random.PRNGKey(0), vae_nets, 16)
+  fresh, _ = models.init_params(jax.random.PRNGKey(1), att_nets, 16)
+  export = {k: plain[k] for k in ('prior', 'generator')}  # no posterior
+  # The plain model takes its own export back, posterior from the prior.
+  same, notes = vae_nets.inpainter.init_from(export, plain)
+  assert notes == ['the posterior starts as a copy of the prior']
+  jax.tree_util.tree_map(np.testing.assert_array_equal, same['posterior'],
+                         plain['prior'])
+  # The attention model puts the plain G under its 'base'; the attention
+  # layers keep their fresh values.
+  moved, notes = att_nets.inpainter.init_from(export, fresh)
+  assert any("'base'" in n for n in notes)
+  jax.tree_util.tree_map(np.testing.assert_array_equal,
+                         moved['generator']['base'], plain['generator'])
+  for key in set(fresh['generator']) - {'base'}:
+    jax.tree_util.tree_map(np.testing.assert_array_equal,
+                           moved['generator'][key], fresh['generator'][key])
+  chex.assert_trees_all_equal_shapes(moved, fresh)

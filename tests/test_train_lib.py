@@ -184,8 +184,8 @@ def test_tiny_model_overfits_a_few_images():
   config = test_config.get_config()
   # From scratch: a harmonic initial fill already fills these linear and
   # bilinear images exactly, leaving nothing to learn.
-  config.model.vaegan.initial_fill = 'none'
-  config.model.vaegan.residual_gate = False
+  config.model.vae.initial_fill = 'none'
+  config.model.vae.residual_gate = False
   config.optim.g_lr = 2e-3
   config.optim.d_lr = 2e-4
   nets, g_tx, d_tx, state = train_lib.create_train_state(

@@ -56,8 +56,9 @@ def test_fine_tune_from_the_shipped_model(tmp_path, capsys):
   crops, mask = _photos(tmp_path / 'photos')
   config = _config(tmp_path / "photos", num_steps=30)
   # At step 0 the weights are the source's; the optimizers start fresh.
-  _, _, _, fresh = train_lib.create_train_state(config, jax.random.PRNGKey(0))
-  start = train_loop.init_from(fresh, SHIPPED)
+  nets, _, _, fresh = train_lib.create_train_state(config,
+                                                  jax.random.PRNGKey(0))
+  start = train_loop.init_from(fresh, nets.inpainter, SHIPPED)
   raw, _ = checkpoint.restore_raw(SHIPPED)
   for part in ('prior', 'generator'):
     for tree in (start.g_params, start.ema_params):
@@ -90,6 +91,7 @@ def test_fine_tune_from_the_shipped_model(tmp_path, capsys):
 
 def test_init_from_refuses_another_architecture(tmp_path):
   config = test_config.get_config()  # Narrower than the shipped model.
-  _, _, _, fresh = train_lib.create_train_state(config, jax.random.PRNGKey(0))
+  nets, _, _, fresh = train_lib.create_train_state(config,
+                                                  jax.random.PRNGKey(0))
   with pytest.raises(ValueError, match='has shape .* but the model needs'):
-    train_loop.init_from(fresh, SHIPPED)
+    train_loop.init_from(fresh, nets.inpainter, SHIPPED)

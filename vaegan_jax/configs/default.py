@@ -43,25 +43,25 @@ def get_config():
   # Networks by name (vaegan_jax/models/inpainters.py REGISTRY); each reads its own
   # sub-config config.model.<name> as keyword arguments.
   config.model = ml_collections.ConfigDict()
-  config.model.generator = 'attention'
+  config.model.inpainter = 'attention'
   config.model.discriminator = 'patch'
   config.model.dtype = 'float32'     # compute dtype; params stay float32.
-  config.model.vaegan = ml_collections.ConfigDict()
-  config.model.vaegan.base_channels = 16
-  config.model.vaegan.encoder_channels = 16
-  config.model.vaegan.max_channels = 128
-  config.model.vaegan.num_down = 3          # downsampling factor 2**num_down.
-  config.model.vaegan.latent_channels = 16  # spatial latent at H/2**num_down.
-  config.model.vaegan.dilations = (1, 2, 4, 8)  # residual blocks at the bottleneck.
+  config.model.vae = ml_collections.ConfigDict()
+  config.model.vae.base_channels = 16
+  config.model.vae.encoder_channels = 16
+  config.model.vae.max_channels = 128
+  config.model.vae.num_down = 3          # downsampling factor 2**num_down.
+  config.model.vae.latent_channels = 16  # spatial latent at H/2**num_down.
+  config.model.vae.dilations = (1, 2, 4, 8)  # residual blocks at the bottleneck.
   # 'harmonic': G refines a parameter-free fill of the holes (push-pull,
   # then fill_iterations Jacobi steps of Laplace's equation;
   # fills.harmonic_fill); 'pyramid': push-pull only; 'none': G paints the
   # holes from scratch.
-  config.model.vaegan.initial_fill = 'harmonic'
-  config.model.vaegan.fill_iterations = 100
+  config.model.vae.initial_fill = 'harmonic'
+  config.model.vae.fill_iterations = 100
   # Residual scaled by a learned sigmoid gate (starts mostly shut).
-  config.model.vaegan.residual_gate = True
-  # 'attention' (models.AttentionInpainter): 'vaegan' plus texture copied
+  config.model.vae.residual_gate = True
+  # 'attention' (models.AttentionInpainter): 'vae' plus texture copied
   # from the visible region by contextual attention (contextual_attention.py).
   config.model.attention = ml_collections.ConfigDict()
   config.model.attention.base_channels = 16

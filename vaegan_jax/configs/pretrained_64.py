@@ -5,7 +5,7 @@
       --output pretrained/vaegan64
 
 The 'attention' generator (models.AttentionInpainter) starts from
-pretrained/vaegan64_r1, the project's earlier 'vaegan' model (its
+pretrained/vaegan64_r1, the project's earlier 'vae' model (its
 prior, and its generator as the new generator's base; see
 train_loop.init_from); the attention layers and D start fresh.  The
 schedule is constant after warmup, so stopping this run at step S gives the

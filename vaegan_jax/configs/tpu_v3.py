@@ -27,9 +27,9 @@ def get_config():
   config.data.shuffle_buffer = 10_000
   config.data.prefetch = 4
 
-  # The 'attention' generator (the default); 'vaegan' gets the same sizes so
-  # that --config.model.generator=vaegan compares like with like.
-  for name in ('attention', 'vaegan'):
+  # The 'attention' generator (the default); 'vae' gets the same sizes so
+  # that --config.model.inpainter=vae compares like with like.
+  for name in ('attention', 'vae'):
     net = config.model[name]
     net.base_channels = 48
     net.max_channels = 384

@@ -64,7 +64,7 @@ class InpaintParams:
   @property
   def pad_multiple(self) -> int:
     """H and W are padded to multiples of this (the generator's)."""
-    return self.networks.generator.size_multiple
+    return self.networks.inpainter.size_multiple
 
 
 def load_params(workdir: str, *, use_ema: bool = True,
@@ -122,7 +122,7 @@ def _frozen_model_config(model_config) -> str:
 
 def _run(frozen_config: str, fidelity: bool, params, image, mask, eps):
   config = ml_collections.ConfigDict(json.loads(frozen_config))
-  generator = models.create_networks(config).generator
+  generator = models.create_networks(config).inpainter
   out = generator.apply({'params': params}, image * 2.0 - 1.0, mask, eps,
                         fidelity=fidelity, method='complete')
   return (out + 1.0) / 2.0
@@ -148,7 +148,7 @@ def _executable(params: InpaintParams, shape: Tuple[int, int, int],
   if key not in _EXECUTABLES:
     n, h, w = shape
     eps = (jax.ShapeDtypeStruct(
-        params.networks.generator.latent_shape(h, w, n), jnp.float32)
+        params.networks.inpainter.latent_shape(h, w, n), jnp.float32)
            if sampled else None)
     compiled = _run_jit.lower(
         frozen, fidelity, _abstract(params.params),
@@ -221,7 +221,7 @@ def _model_fn(params: InpaintParams,
     xp = _pad(images.astype(np.float32), shape)
     mp = _pad(holes[..., None].astype(np.float32), shape)
     eps = None if key is None else jax.random.normal(
-        key, params.networks.generator.latent_shape(shape[1], shape[2],
+        key, params.networks.inpainter.latent_shape(shape[1], shape[2],
                                                     shape[0]))
     try:
       return np.asarray(exe(params.params, xp, mp, eps))[:n, :h, :w]

@@ -8,7 +8,7 @@ surgery), `discriminators`, `layers`, `contextual_attention`, `fills`
 """
 from vaegan_jax.models.inpainters import (INITIAL_FILLS, AttentionInpainter,
                                           LatentInpainter, Networks,
-                                          TextureDecoder, VAEInpainter,
+                                          AttentionGenerator, VAEInpainter,
                                           create_networks, dtype_from_name,
                                           init_params, size_multiple)
 from vaegan_jax.models.registry import REGISTRY, build, register

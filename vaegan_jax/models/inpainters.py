@@ -1,11 +1,11 @@
-"""The networks, chosen by name: `config.model.generator` / `.discriminator`.
+"""The networks, chosen by name: `config.model.inpainter` / `.discriminator`.
 
 Conventions: images are float in [-1, 1], NHWC; masks are float {0, 1} with
 1 = missing pixel, shape [N, H, W, 1].
 
 Registered networks (`REGISTRY`), each built from its own sub-config
 `config.model.<name>` passed as keyword arguments (`create_networks`):
-* 'vaegan' (`VAEInpainter`): the seed's generator side, a conditional prior
+* 'vae' (`VAEInpainter`): the seed's generator side, a conditional prior
   p(z | visible pixels), a posterior q(z | complete image) and G(z, visible
   region), with `encode` / `decode` / `complete`.
 * 'patch' (`PatchDiscriminator`): logits per patch and the intermediate
@@ -41,7 +41,8 @@ sub-config in configs/default.py; docs/design.md has a worked example.
 Upsampling is nearest-resize + conv: no checkerboard artifacts, and XLA:CPU
 runs it far faster than ConvTranspose.
 """
-from typing import NamedTuple, Sequence
+import dataclasses
+from typing import List, NamedTuple, Sequence, Tuple
 
 import flax.linen as nn
 import jax
@@ -50,7 +51,7 @@ import jax.numpy as jnp
 from vaegan_jax.models import contextual_attention as ca
 from vaegan_jax.models import discriminators  # registers 'patch', 'multiscale'
 from vaegan_jax.models import fills
-from vaegan_jax.models.layers import (Decoder, Dtype, Encoder, ResBlock, act,
+from vaegan_jax.models.layers import (Generator, Dtype, Encoder, ResBlock, act,
                                       repeat_for_latents, upsample2x)
 from vaegan_jax.models.registry import REGISTRY, build, register
 
@@ -104,7 +105,7 @@ class LatentInpainter(nn.Module):
     """G(z, visible pixels) -> raw [k * N, H, W, 3] for k latents per image.
 
     fidelity: G's estimate for distortion metrics where it has one apart
-    from its texture (`TextureDecoder`); others ignore it.
+    from its texture (`AttentionGenerator`); others ignore it.
     """
     del fidelity
     return self.generator(image * (1.0 - mask), mask, z)
@@ -120,8 +121,25 @@ class LatentInpainter(nn.Module):
     z, _, _ = self.encode(image, mask, posterior=True)
     return self.decode(image, mask, z)
 
+  def init_from(self, source: dict, fresh: dict) -> Tuple[dict, List[str]]:
+    """Another checkpoint's inpainter weights in this model's layout.
 
-@register('vaegan')
+    Args:
+      source: {'prior', 'generator'[, 'posterior']} of a workdir or an export
+        (an export has no posterior).
+      fresh: this model's initialised weights, for the parts `source` lacks.
+    Returns:
+      (weights, notes): notes say in words what did not come from `source`.
+    """
+    del fresh  # every part comes from the source
+    weights, notes = dict(source), []
+    if 'posterior' not in weights:
+      weights['posterior'] = weights['prior']  # the same network
+      notes.append('the posterior starts as a copy of the prior')
+    return weights, notes
+
+
+@register('vae')
 class VAEInpainter(LatentInpainter):
   """The generator side of the VAE-GAN (see the contract above).
 
@@ -131,7 +149,7 @@ class VAEInpainter(LatentInpainter):
     max_channels: cap on every width.
     num_down: downsamplings; z is at 1 / 2**num_down resolution.
     latent_channels: channels of z.
-    dilations, initial_fill, fill_iterations, residual_gate: of `Decoder`.
+    dilations, initial_fill, fill_iterations, residual_gate: of `Generator`.
   """
   base_channels: int
   encoder_channels: int
@@ -156,27 +174,35 @@ class VAEInpainter(LatentInpainter):
     # The attribute names are the checkpoint keys.
     self.prior = Encoder(**self.encoder_kwargs())
     self.posterior = Encoder(**self.encoder_kwargs())
-    self.generator = Decoder(
+    self.generator = Generator(
         channels=self.base_channels, max_channels=self.max_channels,
         num_down=self.num_down, dilations=tuple(self.dilations),
         initial_fill=self.initial_fill, fill_iterations=self.fill_iterations,
         residual_gate=self.residual_gate, dtype=self.dtype)
 
 
-class TextureDecoder(nn.Module):
-  """G(z, masked image, mask): `Decoder`'s fill + residual, plus texture
-  copied from the visible region (contextual attention, DeepFill).
+class AttentionSettings(nn.Module):
+  """The attention G's hyperparameters, declared once for `AttentionGenerator`
+  and `AttentionInpainter` (which passes them on).
 
-  Output = Decoder(fill) + hole * copy(band): `band` is the fill minus its
-  Gaussian blur (sigma `band_sigma`): the visible region's detail above the
-  fill's frequencies.  Attention features at 1/`attention_stride` of the
-  image, computed from the fill, the mask and z, choose for every hole cell
-  the visible region to copy (`contextual_attention.copy_band`), so z
-  changes the texture and the copy carries the photo's own grain.  The band is added
-  ungated: the reconstruction losses can move where texture is copied from
-  but cannot trade it for blur.
+  Attributes:
+    base_channels, max_channels, num_down, dilations, fill_iterations,
+      residual_gate: of the base `Generator` (its initial fill is harmonic).
+    attention_channels: width of the attention features.
+    attention_stride: s, a power of two <= 2**num_down; cells of s x s
+      pixels, copied as 2s x 2s windows.
+    band_sigma: Gaussian sigma (pixels) splitting fill and copied detail;
+      the largest one when band_scale > 0.
+    band_scale: > 0: per image, sigma = band_scale * the holes' width
+      (`contextual_attention.hole_width`), at most band_sigma; 0: fixed.
+    softmax_scale: similarity scale of the choice (sets the gradients).
+    num_offsets: candidate translations per image
+      (`contextual_attention.copy_band`).
+    window: cells over which a choice of offset is agreed.
+    min_distance: candidates at least this many cells apart (0: any).
+    blend: 'linear' or 'energy' (variance-preserving) between cells.
   """
-  channels: int
+  base_channels: int
   max_channels: int
   num_down: int
   dilations: Sequence[int]
@@ -191,12 +217,33 @@ class TextureDecoder(nn.Module):
   min_distance: int
   blend: str
   band_scale: float
+
+  def settings(self) -> dict:
+    """This module's AttentionSettings fields, by name."""
+    return {f.name: getattr(self, f.name)
+            for f in dataclasses.fields(AttentionSettings)
+            if f.name not in ('parent', 'name')}
+
+
+class AttentionGenerator(AttentionSettings):
+  """G(z, masked image, mask): `Generator`'s fill + residual, plus texture
+  copied from the visible region (contextual attention, DeepFill).
+
+  Output = Generator(fill) + hole * copy(band): `band` is the fill minus its
+  Gaussian blur (sigma `band_sigma`): the visible region's detail above the
+  fill's frequencies.  Attention features at 1/`attention_stride` of the
+  image, computed from the fill, the mask and z, choose for every hole cell
+  the visible region to copy (`contextual_attention.copy_band`), so z
+  changes the texture and the copy carries the photo's own grain.  The band is added
+  ungated: the reconstruction losses can move where texture is copied from
+  but cannot trade it for blur.
+  """
   dtype: Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, masked_image, mask, z, texture: bool = True):
     fill = fills.harmonic_fill(masked_image, mask, self.fill_iterations)
-    base = Decoder(self.channels, self.max_channels, self.num_down,
+    base = Generator(self.base_channels, self.max_channels, self.num_down,
                    tuple(self.dilations), 'harmonic', self.fill_iterations,
                    self.residual_gate, self.dtype, name='base')(
                        masked_image, mask, z, fill=fill)
@@ -231,42 +278,14 @@ class TextureDecoder(nn.Module):
 
 
 @register('attention')
-class AttentionInpainter(LatentInpainter):
-  """The VAE-GAN's generator side with a `TextureDecoder` as G.
+class AttentionInpainter(LatentInpainter, AttentionSettings):
+  """The VAE-GAN's inpainter with an `AttentionGenerator` as G.
 
-  Attributes: those of `VAEInpainter` (without initial_fill: G always
-  starts from the harmonic fill), plus of `TextureDecoder`:
-    attention_channels: width of the attention features.
-    attention_stride: s, a power of two <= 2**num_down; cells of s x s
-      pixels, copied as 2s x 2s windows.
-    band_sigma: Gaussian sigma (pixels) splitting fill and copied detail;
-      the largest one when band_scale > 0.
-    band_scale: > 0: per image, sigma = band_scale * the holes' width
-      (`contextual_attention.hole_width`), at most band_sigma; 0: fixed.
-    softmax_scale: similarity scale of the choice (sets the gradients).
-    num_offsets: candidate translations per image
-      (`contextual_attention.copy_band`).
-    window: cells over which a choice of offset is agreed.
-    min_distance: candidates at least this many cells apart (0: any).
-    blend: 'linear' or 'energy' (variance-preserving) between cells.
+  Attributes: those of `AttentionSettings`, plus the encoders'
+  (`VAEInpainter`): encoder_channels, latent_channels.
   """
-  base_channels: int
   encoder_channels: int
-  max_channels: int
-  num_down: int
   latent_channels: int
-  dilations: Sequence[int]
-  fill_iterations: int
-  residual_gate: bool
-  attention_channels: int
-  attention_stride: int
-  band_sigma: float
-  softmax_scale: float
-  num_offsets: int
-  window: int
-  min_distance: int
-  blend: str
-  band_scale: float
   dtype: Dtype = jnp.float32
 
   def __post_init__(self):
@@ -288,17 +307,7 @@ class AttentionInpainter(LatentInpainter):
     # The attribute names are the checkpoint keys.
     self.prior = Encoder(**self.encoder_kwargs())
     self.posterior = Encoder(**self.encoder_kwargs())
-    self.generator = TextureDecoder(
-        channels=self.base_channels, max_channels=self.max_channels,
-        num_down=self.num_down, dilations=tuple(self.dilations),
-        fill_iterations=self.fill_iterations,
-        residual_gate=self.residual_gate,
-        attention_channels=self.attention_channels,
-        attention_stride=self.attention_stride, band_sigma=self.band_sigma,
-        softmax_scale=self.softmax_scale, num_offsets=self.num_offsets,
-        window=self.window,
-        min_distance=self.min_distance, blend=self.blend,
-        band_scale=self.band_scale, dtype=self.dtype)
+    self.generator = AttentionGenerator(**self.settings(), dtype=self.dtype)
 
   def decode(self, image, mask, z, *, fidelity: bool = False):
     """As `LatentInpainter.decode`; fidelity=True leaves out the copied
@@ -306,22 +315,33 @@ class AttentionInpainter(LatentInpainter):
     return self.generator(image * (1.0 - mask), mask, z,
                           texture=not fidelity)
 
+  def init_from(self, source: dict, fresh: dict) -> Tuple[dict, List[str]]:
+    """As `LatentInpainter.init_from`; a plain 'vae' G is this G's base."""
+    weights, notes = super().init_from(source, fresh)
+    if 'base' not in weights['generator']:
+      # The attention layers start as initialised.
+      weights['generator'] = dict(fresh['generator'],
+                                  base=weights['generator'])
+      notes.append("its generator starts this generator's 'base'; the "
+                   'attention layers start fresh')
+    return weights, notes
+
 
 class Networks(NamedTuple):
-  generator: nn.Module      # the generator contract (module docstring)
+  inpainter: nn.Module      # the inpainter contract (module docstring)
   discriminator: nn.Module
 
 
 def create_networks(model_config) -> Networks:
   """Builds `model_config.generator` and `.discriminator` by name."""
   dtype = dtype_from_name(model_config.dtype)
-  return Networks(generator=build(model_config, 'generator', dtype),
+  return Networks(inpainter=build(model_config, 'inpainter', dtype),
                   discriminator=build(model_config, 'discriminator', dtype))
 
 
 def size_multiple(nets: Networks) -> int:
   """H and W of every training image must be multiples of this."""
-  return max(nets.generator.size_multiple, nets.discriminator.size_multiple)
+  return max(nets.inpainter.size_multiple, nets.discriminator.size_multiple)
 
 
 def init_params(rng, nets: Networks, image_size: int):
@@ -329,6 +349,6 @@ def init_params(rng, nets: Networks, image_size: int):
   kg, kd = jax.random.split(rng)
   x = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
   m = jnp.zeros((1, image_size, image_size, 1), jnp.float32)
-  g_params = nets.generator.init(kg, x, m)['params']
+  g_params = nets.inpainter.init(kg, x, m)['params']
   d_params = nets.discriminator.init(kd, x, m)['params']
   return g_params, d_params

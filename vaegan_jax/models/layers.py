@@ -76,7 +76,7 @@ class Encoder(nn.Module):
     return mean, logvar
 
 
-class Decoder(nn.Module):
+class Generator(nn.Module):
   """G(z, masked image, mask) -> image (U-Net with resize+conv).
 
   Attributes:

@@ -1,4 +1,4 @@
-"""Networks by name: `config.model.generator` / `.discriminator` index this.
+"""Networks by name: `config.model.inpainter` / `.discriminator` index this.
 
 A name is also the key of the network's sub-config under config.model.
 Generators and discriminators share one namespace.

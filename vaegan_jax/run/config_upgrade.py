@@ -15,6 +15,9 @@ _LEGACY = {'model': {'dtype': 'float32', 'initial_fill': 'none',
                     'tfds_download': False}}
 
 
+# Networks registered under another name before.
+_RENAMED = {'vaegan': 'vae'}
+
 # Sub-configs of networks registered later, as configs/default.py first
 # gave them: an older config names another network, so these are unused but
 # keep the layout complete.
@@ -34,21 +37,29 @@ def upgrade(config: dict) -> dict:
   """An older config.json's dict in today's layout (configs/default.py).
 
   The one place that knows old layouts: flat model keys become
-  model.generator='vaegan' with model.vaegan, and model.discriminator='patch'
-  with model.patch; loss.<term>_weight become loss.weights.<term>; keys that
-  did not exist yet get the values those runs used.
+  model.inpainter='vae' with model.vae, and model.discriminator='patch'
+  with model.patch; model.generator (the name of the inpainter) becomes
+  model.inpainter, and the network once registered as 'vaegan' is 'vae';
+  loss.<term>_weight become loss.weights.<term>; keys that did not exist
+  yet get the values those runs used.
   """
   config = json.loads(json.dumps(config))  # A deep copy.
   model = config.get('model', {})
-  if 'generator' not in model and 'num_down' in model:
+  if isinstance(model.get('generator'), str):
+    name = model.pop('generator')
+    model['inpainter'] = _RENAMED.get(name, name)
+    for old, new in _RENAMED.items():
+      if old in model:
+        model.setdefault(new, model.pop(old))
+  if 'inpainter' not in model and 'num_down' in model:
     for section, values in _LEGACY.items():
       for key, value in values.items():
         config.setdefault(section, {}).setdefault(key, value)
     pick = lambda *keys: {k: model[k] for k in keys}  # pylint: disable=unnecessary-lambda-assignment
     config['model'] = {
-        'generator': 'vaegan', 'discriminator': 'patch',
+        'inpainter': 'vae', 'discriminator': 'patch',
         'dtype': model['dtype'],
-        'vaegan': pick('base_channels', 'encoder_channels', 'max_channels',
+        'vae': pick('base_channels', 'encoder_channels', 'max_channels',
                        'num_down', 'latent_channels', 'dilations',
                        'initial_fill', 'fill_iterations', 'residual_gate'),
         'patch': {'channels': model['disc_channels'],
@@ -63,7 +74,7 @@ def upgrade(config: dict) -> dict:
       weights[new] = loss.pop(f'{old}_weight')
     loss['weights'] = weights
   for name, sub in _LATER_NETWORKS.items():
-    if 'generator' in config.get('model', {}):
+    if 'inpainter' in config.get('model', {}):
       config['model'].setdefault(name, {})
       for key, value in sub.items():  # Keys added to a network later.
         config['model'][name].setdefault(key, value)

@@ -107,14 +107,14 @@ def composite(output, image, mask):
 
 
 def _apply(nets, g_params, method, *args, **kwargs):
-  return nets.generator.apply({'params': g_params}, *args, method=method,
+  return nets.inpainter.apply({'params': g_params}, *args, method=method,
                               **kwargs)
 
 
 def encode_and_sample(nets, g_params, image, mask, key, axis_name):
   """Both encoders: z_q ~ q(z | image), z_p ~ p(z | visible), and stats."""
   kq, kp = jax.random.split(key)
-  shape = nets.generator.latent_shape(image.shape[1], image.shape[2],
+  shape = nets.inpainter.latent_shape(image.shape[1], image.shape[2],
                                       image.shape[0])
   noise_q = _example_noise(kq, shape[0], shape[1:], axis_name)
   noise_p = _example_noise(kp, shape[0], shape[1:], axis_name)

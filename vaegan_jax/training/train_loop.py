@@ -56,35 +56,23 @@ def _print_progress(done: int, total: int, scalars) -> None:
         f'steps/s | ETA {_format_eta(eta)} | {shown}', flush=True)
 
 
-def init_from(state: train_lib.TrainState, source: str):
+def init_from(state: train_lib.TrainState, inpainter, source: str):
   """`state` with the weights of `source`, a workdir or an exported model.
 
-  Takes G's weights (prior, posterior, generator) and their EMA, and D's
-  weights when `source` has them; an export has only the EMA prior and
-  generator, so those start both the weights and the EMA, the posterior
-  starts as a copy of the prior (the same network) and D starts fresh.  The
-  step, optimizer states and RNG stay as in `state` (fresh).
+  The inpainter maps `source`'s weights and their EMA onto its own layout
+  (`LatentInpainter.init_from`); D's weights come along when `source` has
+  them, else D starts fresh.  The step, optimizer states and RNG stay as in
+  `state` (fresh).
 
   Raises:
     ValueError: `source`'s weights do not fit this config's networks.
   """
   raw, step = checkpoint.restore_raw(source)
   ema = raw.get('ema_params') or raw.get('g_params')
-  g_params = dict(raw.get('g_params') or ema)
-  notes = []
-  if 'posterior' not in g_params:
-    g_params['posterior'] = g_params['prior']
-    notes.append('the posterior starts as a copy of the prior')
-  ema = dict(ema, posterior=ema.get('posterior', g_params['posterior']))
-  want = state.g_params['generator']
-  if 'base' in want and 'base' not in g_params['generator']:
-    # A 'vaegan' G is the 'attention' G's base (models.TextureDecoder): it
-    # starts that part, and the attention layers start as initialised.
-    fresh = jax.device_get(want)
-    g_params['generator'] = dict(fresh, base=g_params['generator'])
-    ema['generator'] = dict(fresh, base=ema['generator'])
-    notes.append("its generator starts this generator's 'base'; the rest "
-                 'starts fresh')
+  fresh = jax.device_get(state.g_params)
+  g_params, notes = inpainter.init_from(raw.get('g_params') or ema, fresh)
+  ema, _ = inpainter.init_from(
+      dict(ema, posterior=ema.get('posterior', g_params['posterior'])), fresh)
   checkpoint.check_shapes(source, g_params, state.g_params)
   checkpoint.check_shapes(source, ema, state.ema_params)
   d_params = raw.get('d_params')
@@ -207,7 +195,7 @@ def _train(config, workdir: str, lease) -> train_lib.TrainState:
   manager = checkpoint.create_manager(workdir, config.keep_checkpoints)
   state, start_step = checkpoint.restore_latest(manager, state)
   if start_step == 0 and config.init_from:
-    state = init_from(state, config.init_from)
+    state = init_from(state, nets.inpainter, config.init_from)
   writer = metric_writers.create_default_writer(workdir,
                                                 just_logging=not is_chief)
   if start_step >= config.num_steps:
