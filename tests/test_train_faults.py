@@ -17,6 +17,7 @@ from vaegan_jax.configs import test as test_config
 from tests.conftest import ROOT, xla_flags
 from vaegan_jax.run import checkpoint
 from vaegan_jax.training import faults
+from vaegan_jax.training import optim
 from vaegan_jax.training import train_lib
 from vaegan_jax.training import train_loop
 
@@ -68,7 +69,7 @@ def test_steps_skip_non_finite_updates():
 def test_loss_and_grad_norm_check_agrees_with_whole_tree_check(bad):
   """The steps test two scalars; that decides what a per-leaf test would."""
   config = test_config.get_config()
-  tx = train_lib.make_optimizer(1e-3, config.optim, 10)
+  tx = optim.make_optimizer(1e-3, config.optim, 10)
   rng = np.random.RandomState(0)
   params = {'a': rng.randn(3, 4).astype(np.float32),
             'b': {'c': rng.randn(5).astype(np.float32)}}

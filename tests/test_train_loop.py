@@ -95,3 +95,14 @@ def test_init_from_refuses_another_architecture(tmp_path):
                                                   jax.random.PRNGKey(0))
   with pytest.raises(ValueError, match='has shape .* but the model needs'):
     train_loop.init_from(fresh, nets.inpainter, SHIPPED)
+
+
+def test_progress_line_shows_the_few_numbers_people_watch():
+  scalars = {'steps_per_sec': 2.0, 'images_per_sec': 64.0, 'd_total': 1.25,
+             'g_total': 3.5, 'hole_l1': 0.0812, 'kl': 0.3, 'recon': 0.2,
+             'd_adv': 0.6, 'nonfinite_skips': 0}
+  line = train_loop.progress_line(50, 250, scalars)
+  assert line == ('step 50/250 (20%) | 2.00 steps/s | ETA 0:01:40 | D 1.25 '
+                  'G 3.5 hole L1 0.0812')
+  assert '2 skipped' in train_loop.progress_line(
+      50, 250, dict(scalars, nonfinite_skips=2))

@@ -8,7 +8,7 @@ import ml_collections
 from vaegan_jax.training import losses
 from vaegan_jax.data import masks
 from vaegan_jax import models
-from vaegan_jax.training import train_lib
+from vaegan_jax.training import optim
 
 DATA_SOURCES = ('embedded', 'tfds', 'folder')
 
@@ -131,8 +131,8 @@ def _validate(config, num_devices: int) -> None:
     _check_range(f'optim.{key}', config.optim[key], 0, math.inf,
                  lo_open=True, hi_open=True)
   _check_range('optim.ema_decay', config.optim.ema_decay, 0, 1, hi_open=True)
-  if config.optim.schedule not in train_lib.SCHEDULES:
-    raise ValueError(f'optim.schedule must be one of {train_lib.SCHEDULES}; '
+  if config.optim.schedule not in optim.SCHEDULES:
+    raise ValueError(f'optim.schedule must be one of {optim.SCHEDULES}; '
                      f'got {config.optim.schedule!r}.')
   if config.num_steps < 1:
     raise ValueError(f'num_steps must be >= 1; got {config.num_steps}.')

@@ -28,7 +28,7 @@ def update_is_finite(total_loss, grad_norm) -> jax.Array:
     gradients with every g**2 < FLT_MAX.  (A norm whose square overflows,
     > 1.8e19, is skipped too, which such a step deserves.)
   * Given finite gradients and a finite old state, the update of
-    train_lib.make_optimizer is finite: clip_by_global_norm scales by
+    optim.make_optimizer is finite: clip_by_global_norm scales by
     min(1, c / norm); Adam's moments are convex combinations of finite
     values (|mu| <= max |g| < 1.8e19, nu <= max g**2 < FLT_MAX); the step
     lr * m_hat / (sqrt(v_hat) + eps) divides m_hat = mu / (1 - b1**t)

@@ -29,6 +29,7 @@ import optax
 
 from vaegan_jax.training import faults
 from vaegan_jax.training import losses
+from vaegan_jax.training import optim
 from vaegan_jax import models
 
 AXIS = 'batch'
@@ -45,32 +46,11 @@ class TrainState:
   rng: jax.Array           # base PRNG key; per-step keys are folded in.
 
 
-SCHEDULES = ('constant', 'cosine')  # optim.schedule (checked by validate)
-
-
-def make_optimizer(lr: float, optim_config, num_steps: int):
-  """Adam (beta1 0.5 by default) with warmup, schedule and grad clipping."""
-  warmup = int(optim_config.warmup_steps)
-  # Warmup starts at lr / warmup so that the very first update is not zero.
-  if optim_config.schedule == 'cosine':
-    schedule = optax.warmup_cosine_decay_schedule(
-        lr / max(warmup, 1), lr, warmup, max(num_steps, warmup + 1),
-        end_value=0.0)
-  else:
-    schedule = (optax.warmup_constant_schedule(lr / warmup, lr, warmup)
-                if warmup > 0 else optax.constant_schedule(lr))
-  parts = []
-  if optim_config.grad_clip and optim_config.grad_clip > 0:
-    parts.append(optax.clip_by_global_norm(optim_config.grad_clip))
-  parts.append(optax.adam(schedule, b1=optim_config.b1, b2=optim_config.b2))
-  return optax.chain(*parts)
-
-
 def create_train_state(config, rng):
   """Returns (nets, g_tx, d_tx, state) with freshly initialised params."""
   nets = models.create_networks(config.model)
-  g_tx = make_optimizer(config.optim.g_lr, config.optim, config.num_steps)
-  d_tx = make_optimizer(config.optim.d_lr, config.optim, config.num_steps)
+  g_tx = optim.make_optimizer(config.optim.g_lr, config.optim, config.num_steps)
+  d_tx = optim.make_optimizer(config.optim.d_lr, config.optim, config.num_steps)
 
   @jax.jit
   def init(rng):
@@ -205,24 +185,37 @@ def _pmean(tree, axis_name):
   return lax.pmean(tree, axis_name) if axis_name else tree
 
 
+def _update(prefix: str, loss_fn, params, tx, opt_state, axis_name):
+  """The update both steps share: grad of `loss_fn`, averaged over devices,
+  one optimizer step, and the metrics with the total and the gradient norm.
+
+  Returns (params, opt_state, ok, metrics); ok is False where the loss or
+  the gradient is not finite (metrics[prefix + '_skipped'] = 1).  Both are
+  pmean'd first, so every device takes the same decision.
+  """
+  (total, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+  grads = _pmean(grads, axis_name)
+  updates, opt_state = tx.update(grads, opt_state, params)
+  metrics = _pmean(dict(terms, **{f'{prefix}_total': total,
+                                  f'{prefix}_grad_norm': optax.tree.norm(
+                                      grads)}), axis_name)
+  ok = faults.update_is_finite(metrics[f'{prefix}_total'],
+                               metrics[f'{prefix}_grad_norm'])
+  metrics[f'{prefix}_skipped'] = 1.0 - ok.astype(jnp.float32)
+  return optax.apply_updates(params, updates), opt_state, ok, metrics
+
+
 def d_step(state: TrainState, batch, *, nets, d_tx, loss_config,
            axis_name: Optional[str] = AXIS):
   """Discriminator update: D <- grad of L_GAN (+ R1).  G is untouched."""
   image, mask = _to_model_range(batch)
-  grad_fn = jax.value_and_grad(discriminator_losses, has_aux=True)
-  (total, terms), grads = grad_fn(
-      state.d_params, state.g_params, image, mask, _step_key(state, 0),
-      nets=nets, loss_config=loss_config, axis_name=axis_name)
-  grads = _pmean(grads, axis_name)
-  updates, d_opt_state = d_tx.update(grads, state.d_opt_state, state.d_params)
-  new_state = state.replace(d_params=optax.apply_updates(state.d_params,
-                                                         updates),
-                            d_opt_state=d_opt_state)
-  metrics = _pmean(dict(terms, d_total=total,
-                        d_grad_norm=optax.tree.norm(grads)), axis_name)
-  # Both values are pmean'd, so every device takes the same decision.
-  ok = faults.update_is_finite(metrics['d_total'], metrics['d_grad_norm'])
-  metrics['d_skipped'] = 1.0 - ok.astype(jnp.float32)
+  loss = functools.partial(
+      discriminator_losses, g_params=state.g_params, image=image, mask=mask,
+      key=_step_key(state, 0), nets=nets, loss_config=loss_config,
+      axis_name=axis_name)
+  d_params, d_opt_state, ok, metrics = _update(
+      'd', loss, state.d_params, d_tx, state.d_opt_state, axis_name)
+  new_state = state.replace(d_params=d_params, d_opt_state=d_opt_state)
   return faults.keep_if_finite(ok, new_state, state), metrics
 
 
@@ -234,13 +227,12 @@ def g_step(state: TrainState, batch, *, nets, g_tx, loss_config,
   unchanged and sets metrics['g_skipped'] to 1 (d_step: 'd_skipped').
   """
   image, mask = _to_model_range(batch)
-  grad_fn = jax.value_and_grad(generator_losses, has_aux=True)
-  (total, terms), grads = grad_fn(
-      state.g_params, state.d_params, image, mask, _step_key(state, 1),
-      nets=nets, loss_config=loss_config, axis_name=axis_name)
-  grads = _pmean(grads, axis_name)
-  updates, g_opt_state = g_tx.update(grads, state.g_opt_state, state.g_params)
-  g_params = optax.apply_updates(state.g_params, updates)
+  loss = functools.partial(
+      generator_losses, d_params=state.d_params, image=image, mask=mask,
+      key=_step_key(state, 1), nets=nets, loss_config=loss_config,
+      axis_name=axis_name)
+  g_params, g_opt_state, ok, metrics = _update(
+      'g', loss, state.g_params, g_tx, state.g_opt_state, axis_name)
   # EMA warmup: early on the average follows the weights closely, so short
   # runs do not carry a sizeable share of the random initialisation.
   step = state.step.astype(jnp.float32)
@@ -249,10 +241,6 @@ def g_step(state: TrainState, batch, *, nets, g_tx, loss_config,
                                  step_size=1.0 - decay)
   new_state = state.replace(g_params=g_params, g_opt_state=g_opt_state,
                             ema_params=ema)
-  metrics = _pmean(dict(terms, g_total=total,
-                        g_grad_norm=optax.tree.norm(grads)), axis_name)
-  ok = faults.update_is_finite(metrics['g_total'], metrics['g_grad_norm'])
-  metrics['g_skipped'] = 1.0 - ok.astype(jnp.float32)
   # A skipped iteration still counts: data and noise stay keyed by step.
   new_state = faults.keep_if_finite(ok, new_state, state)
   return new_state.replace(step=state.step + 1), metrics

@@ -46,14 +46,20 @@ def _format_eta(seconds: float) -> str:
   return f'{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}'
 
 
-def _print_progress(done: int, total: int, scalars) -> None:
-  """One line: progress, speed, ETA, then every metric the steps returned."""
+# The numbers a person watches; TensorBoard gets every term.
+PROGRESS_KEYS = (('d_total', 'D'), ('g_total', 'G'), ('hole_l1', 'hole L1'))
+
+
+def progress_line(done: int, total: int, scalars) -> str:
+  """step, speed, ETA, the two totals and the hole L1, on one line."""
   speed = scalars['steps_per_sec']
   eta = (total - done) / max(speed, 1e-9)
-  shown = ' '.join(f'{k} {v:.4g}' for k, v in sorted(scalars.items())
-                   if k not in ('steps_per_sec', 'images_per_sec'))
-  print(f'step {done}/{total} ({100 * done / total:.0f}%) | {speed:.2f} '
-        f'steps/s | ETA {_format_eta(eta)} | {shown}', flush=True)
+  shown = ' '.join(f'{label} {scalars[k]:.4g}' for k, label in PROGRESS_KEYS
+                   if k in scalars)
+  skipped = (f" | {int(scalars['nonfinite_skips'])} skipped"
+             if scalars.get('nonfinite_skips') else '')
+  return (f'step {done}/{total} ({100 * done / total:.0f}%) | {speed:.2f} '
+          f'steps/s | ETA {_format_eta(eta)} | {shown}{skipped}')
 
 
 def init_from(state: train_lib.TrainState, inpainter, source: str):
@@ -249,7 +255,7 @@ def _train(config, workdir: str, lease) -> train_lib.TrainState:
         scalars['nonfinite_skips'] = skips.total
         writer.write_scalars(done, scalars)
         if is_chief:
-          _print_progress(done, config.num_steps, scalars)
+          print(progress_line(done, config.num_steps, scalars), flush=True)
       if is_chief and itstime(done, config.image_every, config.num_steps):
         ema = flax.jax_utils.unreplicate(p_state.ema_params)
         _write_samples(writer, workdir, done, sample_fn, ema, sample_batch)
