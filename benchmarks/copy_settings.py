@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vaegan_jax.evaluation import baselines
-from vaegan_jax.run import checkpoint
+from vaegan_jax.run import config_file
 from vaegan_jax.data import eval_sets
 from vaegan_jax.inference import api
 from vaegan_jax.evaluation import metrics
@@ -57,7 +57,7 @@ def main():
       '2,0,linear', '2,0,energy', '4,4,energy', '6,4,energy', '8,4,energy'])
   args = parser.parse_args()
   params = api.load_params(args.workdir)
-  config = checkpoint.read_config(args.workdir)
+  config = config_file.read(args.workdir)
   data = eval_sets.load_eval_data(config, num_masks_per_image=4,
                                   split=args.split, image_size=64)
   pick = np.random.RandomState(0).permutation(len(data['image']))

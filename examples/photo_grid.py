@@ -18,7 +18,7 @@ import jax  # pylint: disable=g-import-not-at-top
 import numpy as np
 
 from vaegan_jax.evaluation import baselines
-from vaegan_jax.run import checkpoint
+from vaegan_jax.run import config_file
 from vaegan_jax.data import eval_sets
 from vaegan_jax.run import image_io
 from vaegan_jax.inference import api
@@ -70,7 +70,7 @@ def main(argv=None):
       'eval', 'photo_grid.jpg'))
   args = parser.parse_args(argv)
   params = api.load_params(args.workdir)
-  data = eval_sets.load_eval_photos(checkpoint.read_config(args.workdir))
+  data = eval_sets.load_eval_photos(config_file.read(args.workdir))
   rows, diversity = [], []
   for i, (image, mask, name) in enumerate(zip(data['image'], data['mask'],
                                               data['name'])):

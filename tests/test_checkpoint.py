@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from vaegan_jax.configs import test as test_config
+from vaegan_jax.run import config_file
 from vaegan_jax.run import checkpoint
 from vaegan_jax.inference import api
 from vaegan_jax.training import train_lib
@@ -57,25 +58,25 @@ def test_restore_latest_without_checkpoint_returns_target(tmp_path):
 
 def test_config_round_trip_and_errors(tmp_path):
   config = test_config.get_config()
-  checkpoint.write_config(str(tmp_path), config)
-  again = checkpoint.read_config(str(tmp_path))
+  config_file.write(str(tmp_path), config)
+  again = config_file.read(str(tmp_path))
   assert again.model.vae.num_down == config.model.vae.num_down
   assert tuple(again.model.vae.dilations) == tuple(config.model.vae.dilations)
   with pytest.raises(FileNotFoundError, match='does not exist'):
-    checkpoint.read_config(str(tmp_path / 'missing'))
+    config_file.read(str(tmp_path / 'missing'))
   (tmp_path / 'empty').mkdir()
   with pytest.raises(FileNotFoundError, match='config.json'):
-    checkpoint.read_config(str(tmp_path / 'empty'))
+    config_file.read(str(tmp_path / 'empty'))
   with pytest.raises(FileNotFoundError, match='checkpoint'):
     checkpoint.restore_raw(str(tmp_path))
-  path = os.path.join(str(tmp_path), checkpoint.CONFIG_FILE)
+  path = os.path.join(str(tmp_path), config_file.NAME)
   with open(path) as f:
     payload = json.load(f)
   payload['format_version'] = 999
   with open(path, 'w') as f:
     json.dump(payload, f)
   with pytest.raises(ValueError, match='format'):
-    checkpoint.read_config(str(tmp_path))
+    config_file.read(str(tmp_path))
 
 
 def _saved_states(tmp_path, steps=(1, 2)):
@@ -189,7 +190,7 @@ def _truncate(step_dir):
 def test_damaged_latest_checkpoint_falls_back_with_warning(tmp_path, caplog,
                                                            damage):
   manager, states = _saved_states(tmp_path, steps=(1, 2, 3))
-  checkpoint.write_config(str(tmp_path), test_config.get_config())
+  config_file.write(str(tmp_path), test_config.get_config())
   latest = tmp_path / 'checkpoints' / '3'
   if damage == 'truncate':
     _truncate(str(latest))
@@ -224,8 +225,8 @@ def test_every_checkpoint_unreadable_is_an_error_and_moves_nothing(tmp_path):
 
 
 def test_remote_workdirs_are_kept_as_urls():
-  assert checkpoint.is_remote('gs://bucket/runs/a')
-  assert not checkpoint.is_remote('workdirs/a')
-  assert checkpoint._abs('gs://bucket/runs/a') == 'gs://bucket/runs/a'  # pylint: disable=protected-access
-  assert os.path.isabs(checkpoint._abs('workdirs/a'))  # pylint: disable=protected-access
+  assert config_file.is_remote('gs://bucket/runs/a')
+  assert not config_file.is_remote('workdirs/a')
+  assert config_file.absolute('gs://bucket/runs/a') == 'gs://bucket/runs/a'  # pylint: disable=protected-access
+  assert os.path.isabs(config_file.absolute('workdirs/a'))  # pylint: disable=protected-access
 

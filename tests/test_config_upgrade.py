@@ -3,7 +3,7 @@ import json
 import os
 
 from vaegan_jax.configs import default
-from vaegan_jax.run import checkpoint
+from vaegan_jax.run import config_file
 from vaegan_jax.training import config_lib
 from vaegan_jax.run import config_upgrade
 from vaegan_jax.inference import api
@@ -12,10 +12,10 @@ from vaegan_jax.inference import api
 def test_old_config_json_is_upgraded_when_read(tmp_path):
   # The earlier shipped model's config.json predates networks by name.
   shipped = os.path.join(api.PRETRAINED_DIR, 'vaegan64_r1')
-  with open(os.path.join(shipped, checkpoint.CONFIG_FILE)) as f:
+  with open(os.path.join(shipped, config_file.NAME)) as f:
     old = json.load(f)['config']
   assert 'num_down' in old['model'] and 'kl_weight' in old['loss']
-  config = checkpoint.read_config(shipped)
+  config = config_file.read(shipped)
   config_lib.check_keys(config, default.get_config())
   assert config.model.inpainter == 'vae'
   assert config.model.vae.num_down == old['model']['num_down']
@@ -30,9 +30,9 @@ def test_old_config_json_is_upgraded_when_read(tmp_path):
     del old[section][key]
   workdir = tmp_path / 'old'
   workdir.mkdir()
-  (workdir / checkpoint.CONFIG_FILE).write_text(json.dumps(
-      {'format_version': checkpoint.FORMAT_VERSION, 'config': old}))
-  config = checkpoint.read_config(str(workdir))
+  (workdir / config_file.NAME).write_text(json.dumps(
+      {'format_version': config_file.FORMAT_VERSION, 'config': old}))
+  config = config_file.read(str(workdir))
   config_lib.check_keys(config, default.get_config())
   assert config.model.vae.initial_fill == 'none'
   assert config.model.vae.residual_gate is False
@@ -58,10 +58,10 @@ def test_config_naming_the_inpainter_generator_is_upgraded():
   # The shipped model's config.json names its inpainter `model.generator`
   # and keeps the plain network's sub-config as `model.vaegan`.
   shipped = os.path.join(api.PRETRAINED_DIR, api.DEFAULT_MODEL)
-  with open(os.path.join(shipped, checkpoint.CONFIG_FILE)) as f:
+  with open(os.path.join(shipped, config_file.NAME)) as f:
     old = json.load(f)['config']['model']
   assert old['generator'] == 'attention' and 'vaegan' in old
-  config = checkpoint.read_config(shipped)
+  config = config_file.read(shipped)
   config_lib.check_keys(config, default.get_config())
   assert config.model.inpainter == 'attention' and 'generator' not in (
       config.model)

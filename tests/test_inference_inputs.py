@@ -9,6 +9,7 @@ import pytest
 
 from vaegan_jax.configs import test as test_config
 from tests.test_inference import unzero_kernels
+from vaegan_jax.run import config_file
 from vaegan_jax.run import checkpoint
 from vaegan_jax.inference import api
 from vaegan_jax.inference import inputs
@@ -189,7 +190,7 @@ def test_large_image_works_and_too_large_fails_fast(params, monkeypatch):
 
 
 def _write_workdir(path, config, st, *, steps=(2,)):
-  checkpoint.write_config(str(path), config)
+  config_file.write(str(path), config)
   manager = checkpoint.create_manager(str(path))
   for step in steps:
     checkpoint.save(manager, st.replace(step=np.asarray(step, np.int32)))
@@ -205,7 +206,7 @@ def test_load_params_bad_directories(tmp_path, state):
       f"workdir='{tmp_path / 'empty'}' has no config.json")):
     api.load_params(str(tmp_path / 'empty'))
   # config.json but no checkpoint.
-  checkpoint.write_config(str(tmp_path / 'no_ckpt'), config)
+  config_file.write(str(tmp_path / 'no_ckpt'), config)
   with pytest.raises(FileNotFoundError, match='checkpoint'):
     api.load_params(str(tmp_path / 'no_ckpt'))
 
@@ -213,7 +214,7 @@ def test_load_params_bad_directories(tmp_path, state):
   assert api.load_params(good).step == 2
   with pytest.raises(FileNotFoundError, match=r'step 7.*\[2\]'):
     api.load_params(good, step=7)
-  config_path = os.path.join(good, checkpoint.CONFIG_FILE)
+  config_path = os.path.join(good, config_file.NAME)
   with open(config_path) as f:
     payload = json.load(f)
 
@@ -224,7 +225,7 @@ def test_load_params_bad_directories(tmp_path, state):
   write(dict(payload, format_version=0))
   _raises('format 0', api.load_params, good)
   model = payload['config']['model']
-  gen = model['generator']
+  gen = model['inpainter']
   write(dict(payload, config={**payload['config'], 'model': dict(
       model, **{gen: dict(model[gen], base_channels=12)})}))
   msg = _raises('incompatible version', api.load_params, good)

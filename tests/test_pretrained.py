@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from vaegan_jax.evaluation import baselines
-from vaegan_jax.run import checkpoint
+from vaegan_jax.run import config_file
 from vaegan_jax.inference import api
 from vaegan_jax.data import eval_sets
 from vaegan_jax.evaluation import metrics
@@ -16,7 +16,7 @@ MODEL = PRETRAINED / api.DEFAULT_MODEL
 
 @pytest.fixture(scope='module')
 def held_out():
-  config = checkpoint.read_config(str(MODEL))
+  config = config_file.read(str(MODEL))
   data = eval_sets.load_eval_data(config, num_masks_per_image=4)
   ratio = data['mask'].mean(axis=(1, 2, 3))
   pick = np.nonzero((ratio >= 0.4) & (ratio < 0.6))[0][::2]

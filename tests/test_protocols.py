@@ -7,7 +7,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from tests.fixtures import random_weights
-from vaegan_jax.run import checkpoint
+from vaegan_jax.run import config_file
 from vaegan_jax.evaluation import inception
 from vaegan_jax.inference import api
 from vaegan_jax.evaluation import lpips
@@ -52,7 +52,7 @@ def test_lama_protocol_dry_run_on_mock_places(tmp_path):
   torch_weights.save_npz(lp, random_weights.state(
       0, lpips.param_shapes('alex')))
   params = api.load_params('pretrained/vaegan64')
-  config = checkpoint.read_config('pretrained/vaegan64')
+  config = config_file.read('pretrained/vaegan64')
   config.data.source, config.data.tfds_name = 'tfds', 'places365_small'
   config.data.tfds_download = True  # mocked: "prepares" without internet
   config.data.tfds_eval_split = ''  # as eval.py --tfds_name sets it

@@ -18,6 +18,7 @@ import tensorflow_datasets as tfds
 
 from vaegan_jax.configs import tpu_v3
 from tests.conftest import ROOT, xla_flags
+from vaegan_jax.run import config_file
 from vaegan_jax.run import checkpoint
 from vaegan_jax.inference import api
 from vaegan_jax.training import train_loop
@@ -79,7 +80,7 @@ def test_tpu_v3_dry_run_on_8_devices(tpu_workdir):
   assert dtypes == {jnp.dtype('float32')}
   _, step = checkpoint.restore_raw(workdir)
   assert step == SHRINK['num_steps']
-  saved = checkpoint.read_config(workdir)
+  saved = config_file.read(workdir)
   assert saved.model.dtype == 'bfloat16'
   assert saved.data.tfds_name == 'places365_small'
   assert os.path.exists(os.path.join(workdir, 'samples', 'latest.png'))

@@ -93,18 +93,18 @@ def main(argv):
   from vaegan_jax.evaluation import held_out
   from vaegan_jax.evaluation import network_metrics
   from vaegan_jax.inference import api
-  from vaegan_jax.run import checkpoint
+  from vaegan_jax.run import config_file
   # pylint: enable=g-import-not-at-top
   startup.prepare(verbosity_given=FLAGS['verbosity'].present)
   workdir = FLAGS.workdir
   shipped = None
-  if not checkpoint.is_remote(workdir) and (
+  if not config_file.is_remote(workdir) and (
       not os.path.exists(workdir) or os.path.realpath(workdir).startswith(
           os.path.realpath(api.PRETRAINED_DIR) + os.sep)):
     shipped = api.shipped_model(workdir) or (
         workdir if os.path.exists(workdir) else None)
   methods = baselines.parse_methods(FLAGS.baselines)
-  config = checkpoint.read_config(shipped or workdir)
+  config = config_file.read(shipped or workdir)
   modes = held_out.parse_modes(
       str(FLAGS.image_size) if FLAGS.image_size else FLAGS.modes,
       config.image_size)

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from vaegan_jax.run import config_file
 from vaegan_jax.run import checkpoint
 from vaegan_jax.run import image_io
 from vaegan_jax.inference import inputs
@@ -79,9 +80,9 @@ def load_params(workdir: str, *, use_ema: bool = True,
   Returns:
     InpaintParams for `inpaint`; research code needs no config.
   """
-  if not checkpoint.is_remote(workdir) and not os.path.exists(workdir):
+  if not config_file.is_remote(workdir) and not os.path.exists(workdir):
     workdir = shipped_model(workdir) or workdir
-  config = checkpoint.read_config(workdir)
+  config = config_file.read(workdir)
   raw, step = checkpoint.restore_raw(workdir, step)
   key = 'ema_params' if use_ema and 'ema_params' in raw else 'g_params'
   try:

@@ -14,18 +14,19 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from vaegan_jax.run import config_file
 from vaegan_jax.run import checkpoint
 from vaegan_jax.run import startup
 
 
 def export(workdir: str, output: str) -> int:
   """Writes `output`; returns the exported training step."""
-  config = checkpoint.read_config(workdir)
+  config = config_file.read(workdir)
   raw, step = checkpoint.restore_raw(workdir)
   source = raw.get('ema_params', raw['g_params'])
   tree = {'step': np.asarray(step, np.int32),
           'ema_params': {k: source[k] for k in ('prior', 'generator')}}
-  checkpoint.write_config(output, config)
+  config_file.write(output, config)
   manager = checkpoint.create_manager(output, max_to_keep=1)
   manager.save(step, args=ocp.args.StandardSave(
       jax.tree_util.tree_map(np.asarray, tree)), force=True)

@@ -1,7 +1,7 @@
 """Checkpoints with orbax: periodic saves, keep N, resume from the latest.
 
 Layout of a workdir:
-  config.json          the full training config (describes the architecture)
+  config.json          the full training config (run/config_file.py)
   checkpoints/<step>/  orbax checkpoints of the whole TrainState
 Orbax writes each step to a temporary directory and renames it when complete,
 so a crash mid-save never leaves a checkpoint that looks finished.  A
@@ -17,7 +17,6 @@ every host sees.
 """
 import errno
 import glob
-import json
 import os
 import re
 import shutil
@@ -28,15 +27,12 @@ from absl import logging
 from etils import epath
 import flax
 import jax
-import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from vaegan_jax.run import config_upgrade
+from vaegan_jax.run import config_file
 from vaegan_jax.run import distributed
 
-FORMAT_VERSION = 1
-CONFIG_FILE = 'config.json'
 CHECKPOINT_DIR = 'checkpoints'
 CORRUPT_DIR = 'corrupt_checkpoints'
 # Orbax's metadata and tmp-dir copies on top of the array bytes.
@@ -44,18 +40,9 @@ _SPACE_MARGIN = 1.25
 _MIB = 2**20
 
 
-def is_remote(path: str) -> bool:
-  """True for a URL-like path (gs://, s3://...), not on the local disk."""
-  return '://' in str(path)
-
-
-def _abs(path: str) -> str:
-  return str(path) if is_remote(path) else os.path.abspath(path)
-
-
 def check_writable(workdir: str) -> None:
   """Creates workdir/checkpoints and proves it writable, or raises OSError."""
-  path = epath.Path(_abs(workdir)) / CHECKPOINT_DIR
+  path = epath.Path(config_file.absolute(workdir)) / CHECKPOINT_DIR
   probe = path / f'.write_test_{os.getpid()}_{jax.process_index()}'
   try:
     path.mkdir(parents=True, exist_ok=True)
@@ -71,7 +58,7 @@ def create_manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
   """Returns a CheckpointManager under `workdir/checkpoints`."""
   # Synchronous saves: a failed write raises at its own step, and nothing is
   # left in flight when the process exits.
-  return _manager(os.path.join(_abs(workdir), CHECKPOINT_DIR),
+  return _manager(os.path.join(config_file.absolute(workdir), CHECKPOINT_DIR),
                   ocp.CheckpointManagerOptions(
                       max_to_keep=max_to_keep, create=True,
                       enable_async_checkpointing=False))
@@ -117,8 +104,8 @@ def save(manager: ocp.CheckpointManager, state, *, force: bool = False) -> bool:
   directory = str(manager.directory)
   kept = f'earlier checkpoints (steps {manager.all_steps()}) are intact'
   need = _SPACE_MARGIN * sum(x.nbytes for x in jax.tree_util.tree_leaves(tree))
-  free = float('inf') if is_remote(directory) else shutil.disk_usage(
-      directory).free
+  free = (float('inf') if config_file.is_remote(directory)
+          else shutil.disk_usage(directory).free)
   if free < need:
     raise OSError(errno.ENOSPC, f'Not enough disk space for checkpoint step '
                   f'{step} in {directory}: {free / _MIB:.1f} MiB free, about '
@@ -140,7 +127,7 @@ def save(manager: ocp.CheckpointManager, state, *, force: bool = False) -> bool:
 
 def _write_failure_cause(directory: str, code: int, need: float) -> str:
   """What made a checkpoint write fail, checked, and what to do about it."""
-  if is_remote(directory):
+  if config_file.is_remote(directory):
     return (f'the storage service refused the write ({os.strerror(code)}); '
             'check the bucket, its permissions and quota, then rerun to '
             'resume')
@@ -262,7 +249,7 @@ def restore_latest(manager: ocp.CheckpointManager, target) -> Tuple[Any, int]:
 
 def restore_raw(workdir: str, step: Optional[int] = None) -> Tuple[dict, int]:
   """Restores a checkpoint as nested dicts of numpy arrays, without a target."""
-  ckpt_dir = os.path.join(_abs(workdir), CHECKPOINT_DIR)
+  ckpt_dir = os.path.join(config_file.absolute(workdir), CHECKPOINT_DIR)
   if not epath.Path(ckpt_dir).is_dir():
     raise FileNotFoundError(
         f'workdir={workdir!r} has no {CHECKPOINT_DIR}/ directory; expected a '
@@ -305,73 +292,3 @@ def check_shapes(source: str, got, want) -> None:
           f'{got.get(path, "(missing)")} but the model needs '
           f'{want.get(path, "(none)")}; was it written for another '
           'architecture or by an incompatible version?')
-
-
-def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
-  """Writes config.json (with the format version) next to the checkpoints."""
-  path = epath.Path(_abs(workdir))
-  path.mkdir(parents=True, exist_ok=True)
-  payload = {'format_version': FORMAT_VERSION,
-             'config': json.loads(config.to_json_best_effort())}
-  tmp = path / (CONFIG_FILE + '.tmp')
-  tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
-  tmp.replace(path / CONFIG_FILE)  # Never a half-written config.json.
-
-
-def check_shared(workdir: str) -> None:
-  """Raises RuntimeError unless every process sees process 0's config.json.
-
-  Call on every process after process 0 wrote it (write_config).  Checkpoints
-  are written once for all processes, so a run on several hosts needs a
-  workdir they share (gs://..., NFS); a local path would leave each host with
-  a different resume step.
-  """
-  if jax.process_count() == 1:
-    return
-  distributed.barrier('vaegan_jax_config_written')
-  unseen = not (epath.Path(_abs(workdir)) / CONFIG_FILE).is_file()
-  raise_unless_shared(workdir, CONFIG_FILE, unseen)
-
-
-def raise_unless_shared(workdir: str, what: str, unseen: bool) -> None:
-  """Raises RuntimeError on every process if one cannot see process 0's
-  `what` (`unseen` on that process); a collective in multi-process runs."""
-  # Every process raises, so that none waits for the others in a collective.
-  if distributed.any_process(unseen):
-    raise RuntimeError(
-        f'{"This process" if unseen else "Another process"} cannot see the '
-        f'{what} that process 0 wrote in workdir={workdir!r} (process '
-        f'{jax.process_index()} of {jax.process_count()}): a multi-process run '
-        'needs a workdir that every host shares, e.g. '
-        '--workdir=gs://BUCKET/runs/NAME or an NFS mount (docs/scaling.md).')
-
-
-def read_config(workdir: str) -> ml_collections.ConfigDict:
-  """Reads config.json; FileNotFoundError / ValueError when unusable."""
-  directory = epath.Path(_abs(workdir))
-  path = directory / CONFIG_FILE
-  if not directory.is_dir():
-    raise FileNotFoundError(
-        f'workdir={workdir!r} does not exist; expected a directory written '
-        'by train.py (or a pretrained/<name> directory).')
-  if not path.is_file():
-    raise FileNotFoundError(
-        f'workdir={workdir!r} has no {CONFIG_FILE}; expected a directory '
-        'written by train.py (or a pretrained/<name> directory).')
-  try:
-    payload = json.loads(path.read_text())
-  except (json.JSONDecodeError, UnicodeDecodeError) as e:
-    raise ValueError(f'workdir={workdir!r}: {CONFIG_FILE} is not valid JSON '
-                     f'({e}); expected the file train.py writes.') from None
-  if not isinstance(payload, dict) or not isinstance(
-      payload.get('config'), dict):
-    raise ValueError(f'workdir={workdir!r}: {CONFIG_FILE} has no "config" '
-                     'object; expected the file train.py writes.')
-  version = payload.get('format_version')
-  if version != FORMAT_VERSION:
-    raise ValueError(
-        f'workdir={workdir!r} was written with checkpoint format '
-        f'{version!r}; this vaegan_jax reads format {FORMAT_VERSION}.')
-  return ml_collections.ConfigDict(
-      config_upgrade.upgrade(payload['config']))
-

@@ -1,6 +1,6 @@
 """Older config.json files in today's layout: the one place that knows them.
 
-checkpoint.read_config applies `upgrade` to every config.json it reads, so
+config_file.read applies `upgrade` to every config.json it reads, so
 workdirs and exported models written by earlier versions (such as
 pretrained/vaegan64) load with today's code, and no other module needs a
 fallback for a missing key.

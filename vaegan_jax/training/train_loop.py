@@ -20,6 +20,7 @@ import flax.jax_utils
 from flax.traverse_util import flatten_dict
 import jax
 
+from vaegan_jax.run import config_file
 from vaegan_jax.run import checkpoint
 from vaegan_jax.training import config_lib
 from vaegan_jax.run import distributed
@@ -141,7 +142,7 @@ def _claim_workdir(workdir: str, timeout_s: float, force: bool):
   unseen = (jax.process_index() > 0
             and (workdir_lock.current(workdir) or {}).get('run_id') != run_id)
   try:
-    checkpoint.raise_unless_shared(workdir, 'claim file', unseen)
+    config_file.raise_unless_shared(workdir, 'claim file', unseen)
   except RuntimeError:
     if lease:
       lease.release()
@@ -194,8 +195,8 @@ def _train(config, workdir: str, lease) -> train_lib.TrainState:
   is_chief = jax.process_index() == 0
   multi_process = jax.process_count() > 1
   if is_chief:
-    checkpoint.write_config(workdir, config)
-  checkpoint.check_shared(workdir)
+    config_file.write(workdir, config)
+  config_file.check_shared(workdir)
   nets, g_tx, d_tx, state = train_lib.create_train_state(
       config, jax.random.PRNGKey(config.seed))
   manager = checkpoint.create_manager(workdir, config.keep_checkpoints)
