@@ -20,13 +20,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vaegan_jax.evaluation import baselines
-from vaegan_jax.run import config_file
 from vaegan_jax.data import eval_sets
-from vaegan_jax.inference import api
+from vaegan_jax.evaluation import baselines
 from vaegan_jax.evaluation import metrics
-from vaegan_jax import models
+from vaegan_jax.inference import api
 from vaegan_jax.inference import whole_photo
+from vaegan_jax import models
+from vaegan_jax.run import config_file
 
 
 def _fills(params, model_config, image, mask, texture=True, batch=64):

@@ -22,9 +22,9 @@ import bench_util  # pylint: disable=g-bad-import-order
 import jax
 import numpy as np
 
+from vaegan_jax.data import masks
 from vaegan_jax.evaluation import baselines  # pylint: disable=g-import-not-at-top
 from vaegan_jax.inference import api
-from vaegan_jax.data import masks
 from vaegan_jax import models
 
 _COMPILES = []

@@ -29,8 +29,8 @@ import bench_util  # pylint: disable=g-bad-import-order,unused-import
 import numpy as np
 
 from vaegan_jax.configs import default
-from vaegan_jax.evaluation import baselines
 from vaegan_jax.data import eval_sets
+from vaegan_jax.evaluation import baselines
 from vaegan_jax.evaluation import metrics
 
 

@@ -26,10 +26,10 @@ import cv2
 import numpy as np
 
 from vaegan_jax.configs import default as default_config  # pylint: disable=g-import-not-at-top
-from vaegan_jax.evaluation import baselines
 from vaegan_jax.data import eval_sets
-from vaegan_jax.run import image_io
+from vaegan_jax.evaluation import baselines
 from vaegan_jax.inference import api
+from vaegan_jax.run import image_io
 
 
 def _gib(kib: int) -> float:

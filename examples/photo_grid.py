@@ -17,11 +17,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import jax  # pylint: disable=g-import-not-at-top
 import numpy as np
 
-from vaegan_jax.evaluation import baselines
-from vaegan_jax.run import config_file
 from vaegan_jax.data import eval_sets
-from vaegan_jax.run import image_io
+from vaegan_jax.evaluation import baselines
 from vaegan_jax.inference import api
+from vaegan_jax.run import config_file
+from vaegan_jax.run import image_io
 
 COLUMNS = ('masked', 'default', 'sample 1', 'sample 2', 'PatchMatch',
            'shift-map', 'truth')

@@ -15,7 +15,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from tests.conftest import ROOT
-from tests.test_tpu_v3 import SHRINK
+from tests.training.test_tpu_v3 import SHRINK
 
 NOTEBOOK = os.path.join(ROOT, 'examples', 'colab_tpu.ipynb')
 

@@ -36,7 +36,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
   Tr sqrt(S1 S2) = Tr sqrt(R S2 R) with R = sqrt(S1), whose eigenvalues
   come from two symmetric eigendecompositions (~7x faster); it agrees
   with pytorch-fid to 1e-6 relative, singular covariances included
-  (tests/test_feature_metrics.py).
+  (tests/evaluation/test_feature_metrics.py).
   """
   mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
   sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)

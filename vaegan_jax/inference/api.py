@@ -19,13 +19,13 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from vaegan_jax.run import config_file
-from vaegan_jax.run import checkpoint
-from vaegan_jax.run import image_io
 from vaegan_jax.inference import inputs
-from vaegan_jax import models
 from vaegan_jax.inference import patch_synthesis
 from vaegan_jax.inference import whole_photo
+from vaegan_jax import models
+from vaegan_jax.run import checkpoint
+from vaegan_jax.run import config_file
+from vaegan_jax.run import image_io
 
 
 # The model shipped as package data in vaegan_jax/pretrained/ (a checkout

@@ -14,8 +14,8 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from vaegan_jax.run import config_file
 from vaegan_jax.run import checkpoint
+from vaegan_jax.run import config_file
 from vaegan_jax.run import startup
 
 

@@ -33,7 +33,7 @@ every checkpoint), with:
   latent_shape(height, width, batch) -> shape of z (no parameters needed).
   size_multiple: H and W of every input must be multiples of it.
 A discriminator is a Module with __call__(image, mask) -> (logits, features)
-and `size_multiple`.  tests/test_models.py checks the contract of every
+and `size_multiple`.  tests/models/test_inpainters.py checks the contract of every
 registered network.  A new generator: one class (subclass `LatentInpainter`
 and define its three sub-networks in `setup`), `@register('name')`, and its
 sub-config in configs/default.py; docs/design.md has a worked example.

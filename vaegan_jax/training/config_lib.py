@@ -5,9 +5,9 @@ import math
 from etils import epath
 import ml_collections
 
-from vaegan_jax.training import losses
 from vaegan_jax.data import masks
 from vaegan_jax import models
+from vaegan_jax.training import losses
 from vaegan_jax.training import optim
 
 DATA_SOURCES = ('embedded', 'tfds', 'folder')

@@ -109,11 +109,11 @@ def main(argv):
   # pylint: disable=g-import-not-at-top
   import jax
   from vaegan_jax.configs import default
-  from vaegan_jax.training import config_lib
   from vaegan_jax.run import distributed
+  from vaegan_jax.run import workdir_lock
+  from vaegan_jax.training import config_lib
   from vaegan_jax.training import faults
   from vaegan_jax.training import train_loop
-  from vaegan_jax.run import workdir_lock
   # pylint: enable=g-import-not-at-top
   startup.prepare(verbosity_given=FLAGS['verbosity'].present)
   try:

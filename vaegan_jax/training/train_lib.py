@@ -27,10 +27,10 @@ from jax import lax
 import jax.numpy as jnp
 import optax
 
+from vaegan_jax import models
 from vaegan_jax.training import faults
 from vaegan_jax.training import losses
 from vaegan_jax.training import optim
-from vaegan_jax import models
 
 AXIS = 'batch'
 

@@ -20,16 +20,16 @@ import flax.jax_utils
 from flax.traverse_util import flatten_dict
 import jax
 
-from vaegan_jax.run import config_file
-from vaegan_jax.run import checkpoint
-from vaegan_jax.training import config_lib
-from vaegan_jax.run import distributed
 from vaegan_jax.data import eval_sets
-from vaegan_jax.training import faults
-from vaegan_jax.run import image_io
 from vaegan_jax.data import input_pipeline
-from vaegan_jax.training import train_lib
+from vaegan_jax.run import checkpoint
+from vaegan_jax.run import config_file
+from vaegan_jax.run import distributed
+from vaegan_jax.run import image_io
 from vaegan_jax.run import workdir_lock
+from vaegan_jax.training import config_lib
+from vaegan_jax.training import faults
+from vaegan_jax.training import train_lib
 
 
 # In multi-process runs the processes agree on a signal stop every this many

@@ -36,10 +36,10 @@ def test_train_resume_inpaint_eval(tmp_path):
   assert glob.glob(os.path.join(workdir, 'events.out.tfevents.*'))
   assert os.path.isfile(os.path.join(workdir, 'samples', 'latest.png'))
 
-  from vaegan_jax.run import image_io
   from vaegan_jax.inference import api
-  from vaegan_jax import load_params
   from vaegan_jax import inpaint
+  from vaegan_jax import load_params
+  from vaegan_jax.run import image_io
   params = load_params(workdir)
   assert params.step == 4
   image = np.random.RandomState(0).randint(0, 256, (20, 28, 3), np.uint8)

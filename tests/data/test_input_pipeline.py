@@ -11,8 +11,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from vaegan_jax.configs import test as test_config
-from vaegan_jax.data import image_folder
 from vaegan_jax.data import eval_sets
+from vaegan_jax.data import image_folder
 from vaegan_jax.data import input_pipeline
 from vaegan_jax.data import masks
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from vaegan_jax.configs import test as test_config
-from vaegan_jax.run import config_file
-from vaegan_jax.run import checkpoint
 from vaegan_jax.inference import api
+from vaegan_jax.run import checkpoint
+from vaegan_jax.run import config_file
 from vaegan_jax.training import train_lib
 
 

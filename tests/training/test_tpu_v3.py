@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from vaegan_jax.configs import tpu_v3
 from tests.conftest import ROOT, xla_flags
-from vaegan_jax.run import config_file
-from vaegan_jax.run import checkpoint
+from vaegan_jax.configs import tpu_v3
 from vaegan_jax.inference import api
+from vaegan_jax.run import checkpoint
+from vaegan_jax.run import config_file
 from vaegan_jax.training import train_loop
 
 # What `--config.<key>=<value>` would set on the command line.

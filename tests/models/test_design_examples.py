@@ -8,16 +8,16 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from tests.training.test_train_lib import _batch
+from tests.training.test_train_lib import _single_device_steps
 from vaegan_jax.configs import test as test_config
-from tests.test_train_lib import _batch
-from tests.test_train_lib import _single_device_steps
-from vaegan_jax.training import config_lib
-from vaegan_jax.training import losses
 from vaegan_jax import models
 from vaegan_jax.models import registry
+from vaegan_jax.training import config_lib
+from vaegan_jax.training import losses
 from vaegan_jax.training import train_lib
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _examples():

@@ -13,8 +13,8 @@ import numpy as np
 import optax
 import pytest
 
-from vaegan_jax.configs import test as test_config
 from tests.conftest import ROOT, xla_flags
+from vaegan_jax.configs import test as test_config
 from vaegan_jax.run import checkpoint
 from vaegan_jax.training import faults
 from vaegan_jax.training import optim

@@ -7,12 +7,12 @@ import jax
 import numpy as np
 import pytest
 
+from tests.inference.test_api import unzero_kernels
 from vaegan_jax.configs import test as test_config
-from tests.test_inference import unzero_kernels
-from vaegan_jax.run import config_file
-from vaegan_jax.run import checkpoint
 from vaegan_jax.inference import api
 from vaegan_jax.inference import inputs
+from vaegan_jax.run import checkpoint
+from vaegan_jax.run import config_file
 from vaegan_jax.training import train_lib
 
 

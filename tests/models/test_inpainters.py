@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from vaegan_jax.configs import test as test_config
-from vaegan_jax.models import fills
 from vaegan_jax import models
+from vaegan_jax.models import fills
 
 INPAINTERS = [n for n, c in models.REGISTRY.items() if hasattr(c, 'encode')]
 DISCRIMINATORS = [n for n in models.REGISTRY if n not in INPAINTERS]

@@ -6,9 +6,10 @@ import zipfile
 import numpy as np
 import pytest
 
+from tests.conftest import ROOT
 from vaegan_jax.evaluation import torch_weights
 
-FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
+FIXTURES = os.path.join(ROOT, 'tests', 'fixtures')
 # What tests/fixtures/make_metric_fixtures.py saved with torch.save.
 TINY = {'a.weight': np.arange(12, dtype=np.float32).reshape(3, 4),
         'a.bias': np.array([1.5, -2.0, 0.25], np.float32),

@@ -3,10 +3,10 @@ import json
 import os
 
 from vaegan_jax.configs import default
-from vaegan_jax.run import config_file
-from vaegan_jax.training import config_lib
-from vaegan_jax.run import config_upgrade
 from vaegan_jax.inference import api
+from vaegan_jax.run import config_file
+from vaegan_jax.run import config_upgrade
+from vaegan_jax.training import config_lib
 
 
 def test_old_config_json_is_upgraded_when_read(tmp_path):

@@ -7,14 +7,14 @@ import pytest
 import tensorflow_datasets as tfds
 
 from tests.fixtures import random_weights
-from vaegan_jax.run import config_file
-from vaegan_jax.evaluation import inception
-from vaegan_jax.inference import api
-from vaegan_jax.evaluation import lpips
 from vaegan_jax.data import masks
+from vaegan_jax.evaluation import inception
+from vaegan_jax.evaluation import lpips
 from vaegan_jax.evaluation import network_metrics
 from vaegan_jax.evaluation import protocols
 from vaegan_jax.evaluation import torch_weights
+from vaegan_jax.inference import api
+from vaegan_jax.run import config_file
 
 
 def test_lama_sets_are_fixed_and_follow_the_kinds():

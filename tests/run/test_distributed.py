@@ -1,5 +1,5 @@
 """distributed.initialize: flags / environment checks and the single-process
-fallback.  The 2-process run itself is tests/test_multihost.py."""
+fallback.  The 2-process run itself is tests/training/test_multihost.py."""
 import os
 import subprocess
 import sys

@@ -7,10 +7,10 @@ import pytest
 
 from vaegan_jax.configs import default
 from vaegan_jax.configs import test as test_config
+from vaegan_jax.data import input_pipeline
+from vaegan_jax.inference import api
 from vaegan_jax.run import checkpoint
 from vaegan_jax.run import image_io
-from vaegan_jax.inference import api
-from vaegan_jax.data import input_pipeline
 from vaegan_jax.training import train_lib
 from vaegan_jax.training import train_loop
 

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
+from tests.conftest import ROOT, xla_flags
 from vaegan_jax.configs import default
 from vaegan_jax.configs import test as test_config
-from tests.conftest import ROOT, xla_flags
 from vaegan_jax.training import config_lib
 from vaegan_jax.training import train_loop
 

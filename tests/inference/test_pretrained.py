@@ -4,13 +4,13 @@ import pathlib
 import numpy as np
 import pytest
 
-from vaegan_jax.evaluation import baselines
-from vaegan_jax.run import config_file
-from vaegan_jax.inference import api
 from vaegan_jax.data import eval_sets
+from vaegan_jax.evaluation import baselines
 from vaegan_jax.evaluation import metrics
+from vaegan_jax.inference import api
+from vaegan_jax.run import config_file
 
-PRETRAINED = pathlib.Path(__file__).resolve().parents[1] / 'pretrained'
+PRETRAINED = pathlib.Path(api.PRETRAINED_DIR)
 MODEL = PRETRAINED / api.DEFAULT_MODEL
 
 

@@ -18,8 +18,8 @@ import jax
 import numpy as np
 import pytest
 
-from vaegan_jax.configs import test as test_config
 from tests.conftest import ROOT, xla_flags
+from vaegan_jax.configs import test as test_config
 from vaegan_jax.run import checkpoint
 from vaegan_jax.training import train_loop
 

@@ -1,7 +1,7 @@
 """perceptual + eval.py: FID, KID, LPIPS, P-IDS/U-IDS from weight files.
 
 The weights are drawn at random in the reference networks' layout (their
-exactness is tests/test_inception.py's and tests/test_lpips.py's), saved
+exactness is tests/evaluation/test_inception.py's and tests/evaluation/test_lpips.py's), saved
 as the user's files would be, and given to eval.py; without a file, LPIPS
 uses the shipped LPIPS-alex weights.
 """
@@ -15,11 +15,11 @@ import pytest
 
 from tests.conftest import ROOT, xla_flags
 from tests.fixtures import random_weights
-from vaegan_jax.run import image_io
 from vaegan_jax.evaluation import inception
 from vaegan_jax.evaluation import lpips
 from vaegan_jax.evaluation import network_metrics
 from vaegan_jax.evaluation import torch_weights
+from vaegan_jax.run import image_io
 
 
 @pytest.fixture(scope='module')

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from vaegan_jax.configs import test as test_config
-from vaegan_jax.run import image_io
 from vaegan_jax.inference import api
+from vaegan_jax.run import image_io
 from vaegan_jax.training import train_lib
 
 # Derandomized: CI sees the same examples on every run; no example database

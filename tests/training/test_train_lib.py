@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from flax import jax_utils
 
+from tests.inference.test_api import unzero_kernels
 from vaegan_jax.configs import test as test_config
-from tests.test_inference import unzero_kernels
 from vaegan_jax.training import losses
 from vaegan_jax.training import train_lib
 
