@@ -3,7 +3,7 @@
   python benchmarks/texture_cost.py                  # 264 held-out images
   python benchmarks/texture_cost.py --sigmas 1,2 --json out.json
 
-The #3 targets ask for both PSNR >= biharmonic + 0.5 dB and a detail
+The quality targets ask for both PSNR >= biharmonic + 0.5 dB and a detail
 ratio near 1.  This script measures how far apart the two pull, with no
 model involved. On the held-out eval set (configs/default.py, 64 px, the same
 8 fixed masks per view as eval.py) it scores:

@@ -1,7 +1,11 @@
-"""Eval modes and the #11 target checks (the end-to-end run: test_train)."""
+"""Eval modes and the quality-target checks (end to end: training/test_main)."""
+import os
+
 import pytest
 
+from vaegan_jax.evaluation import common
 from vaegan_jax.evaluation import held_out
+from vaegan_jax.inference import api
 
 
 def test_parse_modes():
@@ -71,3 +75,11 @@ def test_lpips_target_on_large_crops_and_photos_only():
   got = {t: met for _, t, _, _, met
          in held_out.check_targets({'mode': 'photo', 'results': rows})}
   assert got[name]
+
+
+def test_a_shipped_models_results_stay_out_of_the_package():
+  shipped = api.shipped_model('pretrained/vaegan64')
+  assert common.output_dir('pretrained/vaegan64', shipped) == os.path.join(
+      'eval', 'vaegan64')
+  assert common.output_dir('workdirs/run', None) == os.path.join(
+      'workdirs/run', 'eval')

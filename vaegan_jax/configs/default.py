@@ -47,12 +47,6 @@ def get_config():
   config.model.discriminator = 'patch'
   config.model.dtype = 'float32'     # compute dtype; params stay float32.
   config.model.vae = ml_collections.ConfigDict()
-  config.model.vae.base_channels = 16
-  config.model.vae.encoder_channels = 16
-  config.model.vae.max_channels = 128
-  config.model.vae.num_down = 3          # downsampling factor 2**num_down.
-  config.model.vae.latent_channels = 16  # spatial latent at H/2**num_down.
-  config.model.vae.dilations = (1, 2, 4, 8)  # residual blocks at the bottleneck.
   # 'harmonic': G refines a parameter-free fill of the holes (push-pull,
   # then fill_iterations Jacobi steps of Laplace's equation;
   # fills.harmonic_fill); 'pyramid': push-pull only; 'none': G paints the
@@ -64,12 +58,6 @@ def get_config():
   # 'attention' (models.AttentionInpainter): 'vae' plus texture copied
   # from the visible region by contextual attention (contextual_attention.py).
   config.model.attention = ml_collections.ConfigDict()
-  config.model.attention.base_channels = 16
-  config.model.attention.encoder_channels = 16
-  config.model.attention.max_channels = 128
-  config.model.attention.num_down = 3
-  config.model.attention.latent_channels = 16
-  config.model.attention.dilations = (1, 2, 4, 8)
   config.model.attention.fill_iterations = 100
   config.model.attention.residual_gate = True
   config.model.attention.attention_channels = 32
@@ -86,15 +74,15 @@ def get_config():
   # more of the fill's structure (docs/quality.md); 0: fixed band_sigma.
   config.model.attention.band_scale = 0.5
   config.model.patch = ml_collections.ConfigDict()
-  config.model.patch.channels = 32
-  config.model.patch.max_channels = 128
-  config.model.patch.num_layers = 3
   # 'multiscale': 'patch' at 1, 1/2, ... of the image (discriminators.py).
   config.model.multiscale = ml_collections.ConfigDict()
-  config.model.multiscale.channels = 32
-  config.model.multiscale.max_channels = 128
-  config.model.multiscale.num_layers = 3
   config.model.multiscale.num_scales = 2
+  set_sizes(config, inpainters=dict(
+      base_channels=16, encoder_channels=16, max_channels=128,
+      num_down=3,                # downsampling factor 2**num_down.
+      latent_channels=16,        # spatial latent at H/2**num_down.
+      dilations=(1, 2, 4, 8)),   # residual blocks at the bottleneck.
+            discriminators=dict(channels=32, max_channels=128, num_layers=3))
 
   # Losses (vaegan_jax/training/losses.py).  Each step's total is the weighted sum of
   # its named terms (losses.GENERATOR_TERMS, losses.DISCRIMINATOR_TERMS); a
@@ -110,7 +98,7 @@ def get_config():
   config.loss.weights.d_adv = 1.0        # D's side of L_GAN.
   config.loss.weights.r1 = 0.0           # R1 penalty on real images.
   # Options of the terms.
-  config.loss.recon_kind = 'l1'      # 'l1' or 'mse' (the seed's choice).
+  config.loss.recon_kind = 'l1'      # 'l1' or 'mse' (L1 blurs less).
   config.loss.hole_weight = 6.0      # recon's per-pixel weights.
   config.loss.valid_weight = 1.0
   config.loss.kl_free_bits = 0.1     # nats per latent channel free of KL.
@@ -147,3 +135,17 @@ def get_config():
   # seconds is taken over by the next run (docs/reliability.md).
   config.lock_timeout = 300.0
   return config
+
+
+INPAINTERS = ('vae', 'attention')
+DISCRIMINATORS = ('patch', 'multiscale')
+
+
+def set_sizes(config, *, inpainters=None, discriminators=None):
+  """Gives every inpainter the sizes `inpainters` and every discriminator
+  the sizes `discriminators`, so that choosing another network by name
+  (--config.model.inpainter=vae) compares like with like."""
+  for names, sizes in ((INPAINTERS, inpainters),
+                       (DISCRIMINATORS, discriminators)):
+    for name in names if sizes else ():
+      config.model[name].update(sizes)

@@ -27,20 +27,14 @@ def get_config():
   config.data.shuffle_buffer = 10_000
   config.data.prefetch = 4
 
-  # The 'attention' generator (the default); 'vae' gets the same sizes so
-  # that --config.model.inpainter=vae compares like with like.
-  for name in ('attention', 'vae'):
-    net = config.model[name]
-    net.base_channels = 48
-    net.max_channels = 384
-    net.num_down = 4
-    net.latent_channels = 64
-    net.encoder_channels = 32
-    net.dilations = (1, 2, 4, 8, 16, 1)
+  # Every network gets the same sizes (default.set_sizes), so that
+  # --config.model.inpainter=vae compares like with like.
+  default.set_sizes(
+      config, inpainters=dict(base_channels=48, max_channels=384, num_down=4,
+                              latent_channels=64, encoder_channels=32,
+                              dilations=(1, 2, 4, 8, 16, 1)),
+      discriminators=dict(channels=64, max_channels=384, num_layers=4))
   config.model.attention.attention_channels = 64
-  config.model.patch.channels = 64
-  config.model.patch.max_channels = 384
-  config.model.patch.num_layers = 4
   config.model.dtype = 'bfloat16'
 
   config.loss.weights.r1 = 0.001

@@ -68,7 +68,7 @@ def _pick(flag, if_true, if_false):
   return tf.where(flag, if_true(), if_false())
 
 
-class Plan:
+class ShapeTable:
   """Static layout for drawing masks of a set of types at one size.
 
   Every mask gets room for the most strokes, segments and boxes of any type;

@@ -72,25 +72,12 @@ def check_config(masks_config, height: int, width: int) -> None:
 
 
 @tf.autograph.experimental.do_not_convert
-def generate_mask_of_type(kind, seed, height, width):
-  """float32 [height, width] 0/1 mask (1 = hole) of type `kind`.
-
-  `seed` is an int32/int64 tensor [2] for the stateless random ops.
-  """
-  height, width = _check_size(height, width)
-  if kind not in MASK_TYPES:
-    raise ValueError(f'unknown mask type {kind!r}; expected one of '
-                     f'{MASK_TYPES}.')
-  plan = mask_shapes.Plan([kind], [1.], height, width)
-  return plan.draw(tf.convert_to_tensor(seed)[None])[0]
-
-
 def _masks_for_seeds(seeds, height, width, masks_config):
   """float32 [m, H, W, 1] masks of stateless seeds [m, 2] (generate_mask)."""
   height, width = _check_size(height, width)
   kinds, weights, min_holes, max_holes = _check_config(
       masks_config, height, width)
-  plan = mask_shapes.Plan(kinds, weights, height, width)
+  plan = mask_shapes.ShapeTable(kinds, weights, height, width)
   masks = plan.draw(seeds, tf.constant(0))
   if min_holes == 0 and max_holes == height * width:
     return masks[..., None]

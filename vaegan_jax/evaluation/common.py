@@ -13,6 +13,7 @@ baseline, timed) and adds the metric networks' scores with `add_scores`.
 """
 import abc
 import importlib
+import os
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -25,6 +26,14 @@ from vaegan_jax.inference import api
 # best under PSNR / SSIM).
 DEFAULT = 'default'
 FIDELITY = 'fidelity'
+
+
+def output_dir(workdir: str, shipped: Optional[str]) -> str:
+  """Where results go: <workdir>/eval, or ./eval/<name> for a shipped model
+  (`shipped`: its directory, which is package data)."""
+  if shipped:
+    return os.path.join('eval', os.path.basename(os.path.normpath(shipped)))
+  return os.path.join(workdir, 'eval')
 
 
 def fill_all(params, image, mask, *, baselines: Sequence[str] = (),

@@ -73,16 +73,6 @@ flags.DEFINE_string('tfds_data_dir', None,
 flags.mark_flag_as_required('workdir')
 
 
-def output_dir(workdir: str, shipped) -> str:
-  """--output_dir, else <workdir>/eval, else ./eval/<name> for a shipped
-  model (its directory is package data)."""
-  if FLAGS.output_dir:
-    return FLAGS.output_dir
-  if shipped:
-    return os.path.join('eval', os.path.basename(os.path.normpath(shipped)))
-  return os.path.join(workdir, 'eval')
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
@@ -97,12 +87,7 @@ def main(argv):
   # pylint: enable=g-import-not-at-top
   startup.prepare(verbosity_given=FLAGS['verbosity'].present)
   workdir = FLAGS.workdir
-  shipped = None
-  if not config_file.is_remote(workdir) and (
-      not os.path.exists(workdir) or os.path.realpath(workdir).startswith(
-          os.path.realpath(api.PRETRAINED_DIR) + os.sep)):
-    shipped = api.shipped_model(workdir) or (
-        workdir if os.path.exists(workdir) else None)
+  shipped = api.shipped_model(workdir)  # its results go to ./eval/<name>
   methods = baselines.parse_methods(FLAGS.baselines)
   config = config_file.read(shipped or workdir)
   modes = held_out.parse_modes(
@@ -129,7 +114,7 @@ def main(argv):
       protocol_num_images=FLAGS.protocol_num_images,
       image_size=FLAGS.image_size, file_suffix=suffix)
   # epath: the workdir may be gs://.
-  out_dir = epath.Path(output_dir(workdir, shipped))
+  out_dir = epath.Path(FLAGS.output_dir or common.output_dir(workdir, shipped))
   out_dir.mkdir(parents=True, exist_ok=True)
   for evaluator in evaluators:
     result = evaluator.run(params, scorers=scorers, baselines=methods)

@@ -35,17 +35,23 @@ PRETRAINED_DIR = str(importlib.resources.files('vaegan_jax') / 'pretrained')
 
 
 def shipped_model(workdir: str) -> Optional[str]:
-  """The shipped model's directory that `workdir` names, else None.
+  """The directory of the shipped model that `workdir` is or names, else None.
 
   'vaegan64' and 'pretrained/vaegan64' name the shipped model wherever no
   such directory exists, so the same call works in a checkout and after
   `pip install`.
   """
+  if config_file.is_remote(workdir):
+    return None
+  if os.path.isdir(workdir):
+    real = os.path.realpath(workdir)
+    inside = os.path.dirname(real) == os.path.realpath(PRETRAINED_DIR)
+    return real if inside else None
   parent, name = os.path.split(os.path.normpath(workdir))
   if parent not in ('', 'pretrained') or name in ('', '.', '..'):
     return None
   path = os.path.join(PRETRAINED_DIR, name)
-  return path if os.path.isfile(os.path.join(path, 'config.json')) else None
+  return path if os.path.isfile(os.path.join(path, config_file.NAME)) else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +86,7 @@ def load_params(workdir: str, *, use_ema: bool = True,
   Returns:
     InpaintParams for `inpaint`; research code needs no config.
   """
-  if not config_file.is_remote(workdir) and not os.path.exists(workdir):
+  if not os.path.exists(workdir):
     workdir = shipped_model(workdir) or workdir
   config = config_file.read(workdir)
   raw, step = checkpoint.restore_raw(workdir, step)

@@ -119,12 +119,9 @@ def main(argv=None):
   image, mask = _read_inputs(args)
   # pylint: disable=g-import-not-at-top
   import jax
-  import numpy as np
   from vaegan_jax.inference import api
   from vaegan_jax.run import image_io
   # pylint: enable=g-import-not-at-top
-  warnings.simplefilter('always', UserWarning)
-  warnings.formatwarning = lambda msg, *a, **k: f'warning: {msg}\n'
   startup.prepare(uses_tf=False)
   _use_compile_cache(jax)
   try:
@@ -132,19 +129,29 @@ def main(argv=None):
   except (OSError, ValueError) as e:
     _fail(f'cannot load the model: {e}')
   try:
-    if args.num_samples:
-      out = api.inpaint(params, image, mask, num_samples=args.num_samples,
-                        rng=jax.random.PRNGKey(args.seed or 0),
-                        fidelity=args.fidelity, texture=args.texture)
-      out = np.concatenate(list(out), axis=1)  # samples side by side
-    else:
-      out = api.inpaint(params, image, mask, fidelity=args.fidelity,
-                        texture=args.texture)
+    with warnings.catch_warnings(record=True) as caught:
+      warnings.simplefilter('always', UserWarning)
+      out = _fill(api, params, image, mask, args)
   except (ValueError, MemoryError) as e:
     _fail(str(e))
+  for w in caught:
+    print(f'warning: {w.message}', file=sys.stderr)
   image_io.save_png(args.output, out)
   print(f'wrote {args.output}')
   return 0
+
+
+def _fill(api, params, image, mask, args):
+  """The default fill, or the samples side by side."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  if not args.num_samples:
+    return api.inpaint(params, image, mask, fidelity=args.fidelity,
+                       texture=args.texture)
+  out = api.inpaint(params, image, mask, num_samples=args.num_samples,
+                    rng=jax.random.PRNGKey(args.seed or 0),
+                    fidelity=args.fidelity, texture=args.texture)
+  return np.concatenate(list(out), axis=1)  # samples side by side
 
 
 if __name__ == '__main__':

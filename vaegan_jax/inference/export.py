@@ -40,7 +40,7 @@ def directory_size(path: str) -> int:
              for root, _, files in os.walk(path) for f in files)
 
 
-def main(argv=None):
+def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
       prog='vaegan-export', description=__doc__.split('\n\n', 1)[1],
       formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -50,7 +50,11 @@ def main(argv=None):
   parser.add_argument('--output', required=True,
                       help='the new model directory (config.json + one '
                       'checkpoint); load it with load_params(OUTPUT)')
-  args = parser.parse_args(argv)
+  return parser
+
+
+def main(argv=None):
+  args = build_parser().parse_args(argv)
   startup.prepare(uses_tf=False)
   step = export(args.workdir, args.output)
   print(f'exported step {step} to {args.output} '

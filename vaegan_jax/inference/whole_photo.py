@@ -44,7 +44,8 @@ HOLE_FRACTION = 0.375  # thickest hole at the coarsest scale / training size
 BYTES_PER_PIXEL = 96
 
 
-class Plan(NamedTuple):
+class FillPlan(NamedTuple):
+  """Where and at which scales a group of holes is filled."""
   box: Tuple[int, int, int, int]  # y0, y1, x0, x1 of the working region
   scales: Tuple[float, ...]       # coarse to fine, the last 1.0
 
@@ -67,7 +68,7 @@ def _box_around(hole: np.ndarray, work_size: int) -> Tuple[int, ...]:
 
 
 def plan(hole: np.ndarray, work_size: int,
-         hole_fraction: float = HOLE_FRACTION) -> Plan:
+         hole_fraction: float = HOLE_FRACTION) -> FillPlan:
   """Working box and scales for one group of holes [H, W] (module doc)."""
   box = _box_around(hole, work_size)
   if (box[1] - box[0]) * (box[3] - box[2]) > 0.5 * hole.size:
@@ -79,7 +80,7 @@ def plan(hole: np.ndarray, work_size: int,
   # Scales 2**-L, ..., 1/2, 1: each finer scale doubles the previous one.
   levels = max(0, int(round(math.log2(1.0 / coarsest))))
   scales = [2.0 ** -level for level in range(levels, -1, -1)]
-  return Plan(box=box, scales=tuple(scales))
+  return FillPlan(box=box, scales=tuple(scales))
 
 
 def groups(hole: np.ndarray, work_size: int) -> List[np.ndarray]:
@@ -110,7 +111,7 @@ def groups(hole: np.ndarray, work_size: int) -> List[np.ndarray]:
   return parts
 
 
-def is_direct(p: Plan, shape: Tuple[int, int], tile: int = TILE) -> bool:
+def is_direct(p: FillPlan, shape: Tuple[int, int], tile: int = TILE) -> bool:
   """True when the plan is one model call on the whole image."""
   return (p.scales == (1.0,) and p.box == (0, shape[0], 0, shape[1])
           and max(shape) <= tile)

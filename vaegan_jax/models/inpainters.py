@@ -5,7 +5,7 @@ Conventions: images are float in [-1, 1], NHWC; masks are float {0, 1} with
 
 Registered networks (`REGISTRY`), each built from its own sub-config
 `config.model.<name>` passed as keyword arguments (`create_networks`):
-* 'vae' (`VAEInpainter`): the seed's generator side, a conditional prior
+* 'vae' (`VAEInpainter`): the VAE-GAN's inpainter, a conditional prior
   p(z | visible pixels), a posterior q(z | complete image) and G(z, visible
   region), with `encode` / `decode` / `complete`.
 * 'patch' (`PatchDiscriminator`): logits per patch and the intermediate

@@ -23,7 +23,8 @@ def reconstruction_loss(pred, target, mask, *, hole_weight: float,
     pred, target: [N, H, W, C] images (same range).
     mask: [N, H, W, 1], 1 = hole.
     hole_weight, valid_weight: per-pixel weights inside / outside the hole.
-    kind: 'l1' (absolute error) or 'mse' (squared error, as in the seed).
+    kind: 'l1' (absolute error) or 'mse' (squared error, the VAE's Gaussian
+      likelihood).
   Returns:
     mean over all elements of weight * error.
   """
@@ -74,7 +75,7 @@ def feature_matching_loss(fake_features: Sequence[jax.Array],
 def discriminator_loss(real_logits, fake_logits, kind: str):
   """D's side of L_GAN: real -> 1, fake -> 0.
 
-  'nonsaturating' is binary cross-entropy on logits (the seed's BCELoss);
+  'nonsaturating' is binary cross-entropy on logits (a GAN's BCE loss);
   'hinge' is the SN-PatchGAN / DeepFill v2 form.
   """
   if kind == 'nonsaturating':
