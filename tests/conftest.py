@@ -48,3 +48,19 @@ def metric_reference():
   path = os.path.join(ROOT, 'tests', 'fixtures', 'metric_reference.npz')
   with np.load(path) as data:
     return {k: data[k] for k in data.files}
+
+
+def single_device_steps(config, nets, g_tx, d_tx):
+  """The D and G steps jitted for one device (no pmap, no axis name)."""
+  # pylint: disable=g-import-not-at-top
+  import functools
+  import jax
+  from vaegan_jax.training import train_lib
+  # pylint: enable=g-import-not-at-top
+  d = jax.jit(functools.partial(train_lib.d_step, nets=nets, d_tx=d_tx,
+                                loss_config=config.loss, axis_name=None))
+  g = jax.jit(functools.partial(train_lib.g_step, nets=nets, g_tx=g_tx,
+                                loss_config=config.loss,
+                                ema_decay=config.optim.ema_decay,
+                                axis_name=None))
+  return d, g

@@ -2,6 +2,7 @@
 import json
 import os
 
+from etils import epath
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -56,13 +57,15 @@ def test_lama_protocol_dry_run_on_mock_places(tmp_path):
   config.data.source, config.data.tfds_name = 'tfds', 'places365_small'
   config.data.tfds_download = True  # mocked: "prepares" without internet
   config.data.tfds_eval_split = ''  # as eval.py --tfds_name sets it
-  out = tmp_path / 'protocol'
+  evaluator = protocols.Protocol(config, 'lama', num_images=4, image_size=64)
   with tfds.testing.mock_data(num_examples=6):
-    result = protocols.run(
-        params, config, 'lama', num_images=4, image_size=64,
-        scorers=network_metrics.load(fid, lp), baselines=('biharmonic',),
-        out_dir=str(out))
-  assert result['num_images'] == 4
+    result = evaluator.run(params, scorers=network_metrics.load(fid, lp),
+                           baselines=('biharmonic',))
+  assert result['num_images'] == 4 and result['step'] == params.step
+  written = evaluator.write(result, epath.Path(tmp_path))
+  out = tmp_path / evaluator.tag
+  assert str(out / 'results.json') in written
+  assert protocols.format_table(result) in evaluator.report(result)
   table = protocols.format_table(result)
   header = table.splitlines()[0]
   for kind in protocols.LAMA_KINDS:

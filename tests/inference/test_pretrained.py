@@ -8,6 +8,7 @@ from vaegan_jax.data import eval_sets
 from vaegan_jax.evaluation import baselines
 from vaegan_jax.evaluation import metrics
 from vaegan_jax.inference import api
+from vaegan_jax.inference import cli
 from vaegan_jax.run import config_file
 
 PRETRAINED = pathlib.Path(api.PRETRAINED_DIR)

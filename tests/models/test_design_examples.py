@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from tests import conftest
 from tests.training.test_train_lib import _batch
-from tests.training.test_train_lib import _single_device_steps
 from vaegan_jax.configs import test as test_config
 from vaegan_jax import models
 from vaegan_jax.models import registry
@@ -62,7 +62,7 @@ def test_new_generator_and_loss_term_from_the_docs(monkeypatch):
       6, 16, 16, 3)
 
   # Two train steps: the new term is computed, logged and finite.
-  d, g = _single_device_steps(config, nets, g_tx, d_tx)
+  d, g = conftest.single_device_steps(config, nets, g_tx, d_tx)
   batch = _batch(config.batch_size, config.image_size)
   for _ in range(2):
     state, _ = d(state, batch)

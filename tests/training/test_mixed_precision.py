@@ -1,11 +1,9 @@
 """bfloat16 compute (model.dtype) runs on CPU and stays close to float32."""
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
+from tests import conftest
 from vaegan_jax.configs import test as test_config
 from vaegan_jax.training import train_lib
 
@@ -28,12 +26,7 @@ def _one_iteration(dtype):
   config.model.dtype = dtype
   nets, g_tx, d_tx, state = train_lib.create_train_state(
       config, jax.random.PRNGKey(0))
-  d = jax.jit(functools.partial(train_lib.d_step, nets=nets, d_tx=d_tx,
-                                loss_config=config.loss, axis_name=None))
-  g = jax.jit(functools.partial(train_lib.g_step, nets=nets, g_tx=g_tx,
-                                loss_config=config.loss,
-                                ema_decay=config.optim.ema_decay,
-                                axis_name=None))
+  d, g = conftest.single_device_steps(config, nets, g_tx, d_tx)
   batch = _batch(config.batch_size, config.image_size)
   start = state.g_params
   state, d_metrics = d(state, batch)
@@ -42,22 +35,20 @@ def _one_iteration(dtype):
   return state, update, jax.device_get({**d_metrics, **g_metrics})
 
 
-@pytest.fixture(scope='module')
-def runs():
-  return _one_iteration('float32'), _one_iteration('bfloat16')
+def test_bf16_against_fp32():
+  # One test: the two compiled iterations are most of its time, and each
+  # xdist worker would compile them again for a test of its own.
+  (_, fp32_update, fp32), (state, bf16_update, bf16) = (
+      _one_iteration('float32'), _one_iteration('bfloat16'))
 
-
-def test_bf16_keeps_float32_params_and_optimizer_state(runs):
-  _, (state, _, _) = runs
+  # Params and optimizer state stay float32.
   for tree in (state.g_params, state.d_params, state.g_opt_state,
                state.d_opt_state, state.ema_params):
     for leaf in jax.tree_util.tree_leaves(tree):
       if jnp.issubdtype(leaf.dtype, jnp.floating):
         assert leaf.dtype == jnp.float32, leaf.dtype
 
-
-def test_bf16_losses_are_finite_and_close_to_fp32(runs):
-  (_, _, fp32), (_, _, bf16) = runs
+  # Losses are finite and close to fp32's.
   for k in TERMS + ('d_grad_norm', 'g_grad_norm'):
     assert np.isfinite(bf16[k]), (k, bf16[k])
     # bf16 keeps 8 mantissa bits (~0.4% per rounding); a few layers of
@@ -65,11 +56,11 @@ def test_bf16_losses_are_finite_and_close_to_fp32(runs):
     np.testing.assert_allclose(bf16[k], fp32[k], rtol=0.05, atol=0.01,
                                err_msg=k)
 
-
-def test_bf16_update_points_the_same_way_as_fp32(runs):
-  (_, fp32, _), (_, bf16, _) = runs
-  # Adam's first step is about lr * sign(grad): weights with tiny gradients
-  # may flip, so compare the whole update's direction.
-  a = np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(fp32)])
-  b = np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(bf16)])
+  # The update points the same way.  Adam's first step is about
+  # lr * sign(grad): weights with tiny gradients may flip, so compare the
+  # whole update's direction.
+  a = np.concatenate([np.ravel(x)
+                      for x in jax.tree_util.tree_leaves(fp32_update)])
+  b = np.concatenate([np.ravel(x)
+                      for x in jax.tree_util.tree_leaves(bf16_update)])
   assert np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)) > 0.9

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from flax import jax_utils
 
+from tests import conftest
 from tests.inference.test_api import unzero_kernels
 from vaegan_jax.configs import test as test_config
 from vaegan_jax.training import losses
@@ -21,22 +22,12 @@ def _batch(n, size, seed=0):
   return {'image': image, 'mask': mask}
 
 
-def _single_device_steps(config, nets, g_tx, d_tx):
-  d = jax.jit(functools.partial(train_lib.d_step, nets=nets, d_tx=d_tx,
-                                loss_config=config.loss, axis_name=None))
-  g = jax.jit(functools.partial(train_lib.g_step, nets=nets, g_tx=g_tx,
-                                loss_config=config.loss,
-                                ema_decay=config.optim.ema_decay,
-                                axis_name=None))
-  return d, g
-
-
 @pytest.fixture(scope='module')
 def setup():
   config = test_config.get_config()
   nets, g_tx, d_tx, state = train_lib.create_train_state(
       config, jax.random.PRNGKey(0))
-  d, g = _single_device_steps(config, nets, g_tx, d_tx)
+  d, g = conftest.single_device_steps(config, nets, g_tx, d_tx)
   return config, nets, g_tx, d_tx, state, d, g
 
 
@@ -173,7 +164,7 @@ def test_hinge_r1_and_recon_fakes_run(setup):
   config.loss.adv_on_recon = True
   nets, g_tx, d_tx, state = train_lib.create_train_state(
       config, jax.random.PRNGKey(1))
-  d, g = _single_device_steps(config, nets, g_tx, d_tx)
+  d, g = conftest.single_device_steps(config, nets, g_tx, d_tx)
   state, dm = d(state, _batch(4, config.image_size))
   state, gm = g(state, _batch(4, config.image_size))
   assert float(dm['r1']) > 0
@@ -190,7 +181,7 @@ def test_tiny_model_overfits_a_few_images():
   config.optim.d_lr = 2e-4
   nets, g_tx, d_tx, state = train_lib.create_train_state(
       config, jax.random.PRNGKey(0))
-  d, g = _single_device_steps(config, nets, g_tx, d_tx)
+  d, g = conftest.single_device_steps(config, nets, g_tx, d_tx)
   size = config.image_size
   # Smooth, structured images: learnable from the visible context.
   yy, xx = np.meshgrid(np.linspace(0, 1, size), np.linspace(0, 1, size),
