@@ -5,6 +5,7 @@ packages only as already-installed dependencies, and fills an image with
 the shipped model through `vaegan-inpaint`, run from another directory.
 """
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -26,8 +27,13 @@ def _run(cmd, **kwargs):
 
 @pytest.mark.heavy
 def test_wheel_installs_and_fills_from_another_directory(tmp_path):
+  # Built from a copy: a build writes build/ and *.egg-info beside the source.
+  src = tmp_path / 'src'
+  shutil.copytree(ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(
+      '.git', '.venv', '__pycache__', 'build', 'dist', '*.egg-info',
+      'workdirs', '.hypothesis', 'eval'))
   _run([sys.executable, '-m', 'pip', 'wheel', '--no-deps',
-        '--no-build-isolation', '-q', '-w', str(tmp_path / 'dist'), ROOT])
+        '--no-build-isolation', '-q', '-w', str(tmp_path / 'dist'), str(src)])
   (wheel,) = (tmp_path / 'dist').glob('vaegan_jax-*.whl')
   with zipfile.ZipFile(wheel) as z:
     names = set(z.namelist())
