@@ -3,6 +3,7 @@
   vaegan-inpaint photo.jpg mask.png -o filled.png
   vaegan-inpaint photo.jpg mask.png -o samples.png --num_samples 4 --seed 1
   vaegan-inpaint photo.jpg mask.png -o filled.png --workdir workdirs/default
+  vaegan-inpaint serve      # a local web page: paint the hole, pick a fill
 
 The mask is an image of the photo's size: white (or 1 in a 0/1 label image)
 marks the hole, black the pixels to keep.  From a checkout the same command
@@ -23,7 +24,7 @@ runs of the same sizes start in a few seconds.
 """
 
 
-def _use_compile_cache(jax):
+def use_compile_cache(jax):
   """Keeps compiled code on disk between runs: compiling the model and the
   patch search's levels is most of a first run's time."""
   path = os.environ.get('JAX_COMPILATION_CACHE_DIR') or os.path.join(
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
-def _fail(message: str):
+def fail(message: str):
   """One line on stderr, exit status 2 (as argparse's usage errors)."""
   print(f'vaegan-inpaint: error: {message}', file=sys.stderr)
   sys.exit(2)
@@ -86,7 +87,7 @@ def _check_args(parser, args):
     parser.error('--seed only applies to samples; add --num_samples K')
   out_dir = os.path.dirname(os.path.abspath(args.output))
   if not os.path.isdir(out_dir):
-    _fail(f'output directory {out_dir} does not exist')
+    fail(f'output directory {out_dir} does not exist')
 
 
 def _read_inputs(args):
@@ -97,15 +98,15 @@ def _read_inputs(args):
   for what, path, read in (('image', args.image, image_io.read_image),
                            ('mask', args.mask, image_io.read_mask)):
     if not os.path.isfile(path):
-      _fail(f'{what} file not found: {path}')
+      fail(f'{what} file not found: {path}')
     try:
       arrays.append(read(path))
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError,
             ValueError) as e:
-      _fail(f'cannot read {what} {path}: {e}')
+      fail(f'cannot read {what} {path}: {e}')
   image, mask = arrays
   if mask.shape != image.shape[:2]:
-    _fail(f'mask {args.mask} is {mask.shape[1]}x{mask.shape[0]} px but '
+    fail(f'mask {args.mask} is {mask.shape[1]}x{mask.shape[0]} px but '
                  f'image {args.image} is {image.shape[1]}x{image.shape[0]}; '
                  'they must be the same size')
   return image, mask
@@ -113,6 +114,10 @@ def _read_inputs(args):
 
 def main(argv=None):
   startup.quiet_native_logs()
+  argv = sys.argv[1:] if argv is None else list(argv)
+  if argv[:1] == ['serve']:
+    from vaegan_jax.inference import serve  # pylint: disable=g-import-not-at-top
+    return serve.main(argv[1:])
   parser = build_parser()
   args = parser.parse_args(argv)
   _check_args(parser, args)
@@ -123,17 +128,17 @@ def main(argv=None):
   from vaegan_jax.run import image_io
   # pylint: enable=g-import-not-at-top
   startup.prepare(uses_tf=False)
-  _use_compile_cache(jax)
+  use_compile_cache(jax)
   try:
     params = api.load_params(args.workdir or api.DEFAULT_MODEL)
   except (OSError, ValueError) as e:
-    _fail(f'cannot load the model: {e}')
+    fail(f'cannot load the model: {e}')
   try:
     with warnings.catch_warnings(record=True) as caught:
       warnings.simplefilter('always', UserWarning)
       out = _fill(api, params, image, mask, args)
   except (ValueError, MemoryError) as e:
-    _fail(str(e))
+    fail(str(e))
   for w in caught:
     print(f'warning: {w.message}', file=sys.stderr)
   image_io.save_png(args.output, out)
