@@ -37,9 +37,10 @@ def test_wheel_installs_and_fills_from_another_directory(tmp_path):
   (wheel,) = (tmp_path / 'dist').glob('vaegan_jax-*.whl')
   with zipfile.ZipFile(wheel) as z:
     names = set(z.namelist())
-    meta = z.read(next(n for n in names if n.endswith('METADATA'))).decode()
+    meta = z.read(next(n for n in names
+                          if n.endswith('.dist-info/METADATA'))).decode()
     scripts = z.read(next(n for n in names
-                          if n.endswith('entry_points.txt'))).decode()
+                          if n.endswith('.dist-info/entry_points.txt'))).decode()
   for path in ('vaegan_jax/pretrained/vaegan64/config.json',
                'vaegan_jax/configs/default.py', 'vaegan_jax/configs/tpu_v3.py',
                'vaegan_jax/evaluation/weights/lpips_alex.npz',

@@ -108,7 +108,8 @@ def near_stroke(shape, points, radius):
   return near
 
 
-def _png(url):
+def fetch_png(url):
+  """uint8 [H, W, 3] of a PNG the server sends."""
   with urllib.request.urlopen(url, timeout=60) as response:
     return np.asarray(Image.open(io.BytesIO(response.read())).convert('RGB'))
 
@@ -161,9 +162,10 @@ def test_paint_fill_pick_download_in_a_real_browser(tmp_path):
     changed = np.any(got != photo, axis=-1)
     assert changed.any()
     assert not (changed & ~near_stroke(photo.shape[:2], stroke, 6 + 3)).any()
-    np.testing.assert_array_equal(got, _png(f'{url}api/image/{ids[1]}.png'))
+    np.testing.assert_array_equal(
+        got, fetch_png(f'{url}api/image/{ids[1]}.png'))
     # The k + 1 fills differ in the hole.
-    fills = [_png(f'{url}api/image/{key}.png') for key in ids]
+    fills = [fetch_png(f'{url}api/image/{key}.png') for key in ids]
     hole = near_stroke(photo.shape[:2], stroke, 3)
     for i in range(3):
       for j in range(i):
@@ -181,7 +183,7 @@ def test_paint_fill_pick_download_in_a_real_browser(tmp_path):
     assert len(driver.find_elements(By.CSS_SELECTOR, '#results figure')) == 1
     key = driver.find_element(By.CSS_SELECTOR, '#results figure'
                               ).get_attribute('data-id')
-    again = _png(f'{url}api/image/{key}.png')
+    again = fetch_png(f'{url}api/image/{key}.png')
     outside = ~near_stroke(photo.shape[:2], second, 6 + 3)
     np.testing.assert_array_equal(again[outside], fills[1][outside])
     assert (again != fills[1]).any()
