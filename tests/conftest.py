@@ -25,6 +25,9 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 os.environ.setdefault(
     'JAX_COMPILATION_CACHE_DIR',
     os.path.join(tempfile.gettempdir(), f'vaegan_jax_test_xla_{os.getuid()}'))
+# Every compile, not only those over 1 s: the subprocesses compile the same
+# small programs (eval rows, samplers) as the tests before them.
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:

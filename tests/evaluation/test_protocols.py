@@ -18,6 +18,7 @@ from vaegan_jax.inference import api
 from vaegan_jax.run import config_file
 
 
+@pytest.mark.heavy
 def test_lama_sets_are_fixed_and_follow_the_kinds():
   a = protocols.mask_sets('lama', 12, 64)
   b = protocols.mask_sets('lama', 12, 64)
@@ -31,6 +32,7 @@ def test_lama_sets_are_fixed_and_follow_the_kinds():
   assert ratio['thin'] < ratio['medium'] < ratio['thick']
 
 
+@pytest.mark.heavy
 def test_nvidia_buckets_hold_their_ratios():
   sets = protocols.mask_sets('nvidia', 12, 64)
   assert list(sets) == ['1-10%', '10-20%', '20-30%', '30-40%', '40-50%',

@@ -48,6 +48,7 @@ def _mask(h, w):
   return m
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize('dtype', [np.uint8, np.float32, np.float64])
 @pytest.mark.parametrize('h,w', [(16, 16), (13, 21), (5, 7)])
 def test_known_pixels_exact_any_size(params, dtype, h, w):
@@ -61,6 +62,7 @@ def test_known_pixels_exact_any_size(params, dtype, h, w):
     assert out.min() >= 0 and out.max() <= 1
 
 
+@pytest.mark.heavy
 def test_batched_and_mask_forms(params):
   images = _image((3, 12, 20, 3), np.float32)
   mask = _mask(12, 20)
@@ -74,6 +76,7 @@ def test_batched_and_mask_forms(params):
   np.testing.assert_allclose(single, a[1], atol=1e-6)
 
 
+@pytest.mark.heavy
 def test_num_samples_are_diverse(params):
   image = _image((16, 16, 3), np.uint8)
   mask = _mask(16, 16)
@@ -139,6 +142,7 @@ jax.monitoring.register_event_duration_secs_listener(
     '/jax/core/compile/backend_compile_duration' else None)
 
 
+@pytest.mark.heavy
 def test_nearby_sizes_share_compiled_models(params, monkeypatch):
   """The model's compiled sizes (the patch search's have their own test in
   test_patch_synthesis.py)."""

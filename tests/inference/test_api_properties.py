@@ -62,6 +62,7 @@ def _inputs(draw):
   return image, mask, np.broadcast_to(hole, lead + (h, w))
 
 
+@pytest.mark.heavy
 @settings(max_examples=80, **_SETTINGS)
 @given(inputs=_inputs(), num_samples=st.sampled_from([None, 2]))
 def test_output_keeps_known_pixels_shape_dtype_and_range(params, inputs,

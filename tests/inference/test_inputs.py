@@ -133,6 +133,7 @@ def test_empty_mask_returns_input_without_running_the_model(params,
     np.testing.assert_array_equal(out[2], image)
 
 
+@pytest.mark.heavy
 def test_full_mask_generates_every_pixel(params):
   for dtype in (np.uint8, np.float32):
     image = _image((2, 13, 10, 3), dtype)
@@ -146,6 +147,7 @@ def test_full_mask_generates_every_pixel(params):
     assert not np.array_equal(samples[0], samples[1])
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize('h,w', [(1, 1), (1, 5), (3, 2), (2, 9)])
 def test_images_smaller_than_the_pad_multiple(params, h, w):
   assert params.pad_multiple == 4
@@ -174,6 +176,7 @@ def test_bad_num_samples(params, bad):
           _mask(8, 8), num_samples=bad)
 
 
+@pytest.mark.heavy
 def test_large_image_works_and_too_large_fails_fast(params, monkeypatch):
   image = _image((1, 300, 500, 3), np.uint8)
   mask = np.zeros((300, 500), bool)

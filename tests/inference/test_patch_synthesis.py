@@ -38,6 +38,7 @@ def test_fills_a_periodic_texture_with_the_texture():
   assert out[hole].std(0).mean() > 0.8 * img[hole].std(0).mean()
 
 
+@pytest.mark.heavy
 def test_the_guide_decides_which_texture_goes_where():
   """Top: red vertical stripes, bottom: blue horizontal stripes.  The hole
   spans both; the guide says where each goes, and the fill follows it."""
@@ -111,6 +112,7 @@ jax.monitoring.register_event_duration_secs_listener(
     '/jax/core/compile/backend_compile_duration' else None)
 
 
+@pytest.mark.heavy
 def test_nearby_sizes_share_compiled_levels():
   rng = np.random.default_rng(5)
 

@@ -24,6 +24,7 @@ def held_out():
   return data['image'][pick], data['mask'][pick]
 
 
+@pytest.mark.heavy
 def test_shipped_model_is_small_and_loads():
   size = sum(f.stat().st_size for f in MODEL.rglob('*') if f.is_file())
   assert size <= 20 * 2**20, size
@@ -68,6 +69,7 @@ def test_shipped_model_meets_the_targets_on_large_holes(held_out):
   assert scores['fidelity']['ssim'] >= bih['ssim'], scores
 
 
+@pytest.mark.heavy
 def test_cli_uses_the_shipped_model_without_workdir(tmp_path):
   from vaegan_jax.run import image_io  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(1)

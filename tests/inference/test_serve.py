@@ -124,6 +124,7 @@ def test_page_and_a_fill_round_trip(client):
     ('unknown_photo', 404, 'no longer in memory'),
     ('too_many_samples', 400, 'samples must be 0..8'),
 ])
+@pytest.mark.heavy
 def test_bad_input_is_explained_and_the_server_keeps_answering(
     client, case, status, match):
   photo = _png(_photo())

@@ -131,16 +131,21 @@ def test_paint_fill_pick_download_in_a_real_browser(tmp_path):
   driver = make_driver(downloads)
   try:
     driver.get(url)
+    status = lambda: driver.find_element(By.ID, 'status').text  # pylint: disable=unnecessary-lambda-assignment
+    # A file that is not a photo: the page says so, and goes on working.
+    (tmp_path / 'notes.png').write_bytes(b'not a photo at all')
+    driver.find_element(By.ID, 'file').send_keys(str(tmp_path / 'notes.png'))
+    wait_for(lambda: 'not an image' in status(), 60, 'the error')
+    assert 'error' in driver.find_element(By.ID, 'status').get_attribute(
+        'class')
     driver.find_element(By.ID, 'file').send_keys(str(tmp_path / 'photo.png'))
-    wait_for(lambda: 'Paint over' in driver.find_element(By.ID, 'status').text,
-             60, 'the photo')
+    wait_for(lambda: 'Paint over' in status(), 60, 'the photo')
     driver.execute_script("document.getElementById('brush').value = 12;"
                           "document.getElementById('brush').oninput();")
     driver.find_element(By.ID, 'samples').clear()
     driver.find_element(By.ID, 'samples').send_keys('2')
     stroke = paint(driver, [(0.3, 0.55), (0.45, 0.6), (0.62, 0.5)])
     driver.find_element(By.ID, 'fill').click()
-    status = lambda: driver.find_element(By.ID, 'status').text  # pylint: disable=unnecessary-lambda-assignment
     wait_for(lambda: 'Filled' in status() or 'failed' in status(), 600,
              'the thumbnails')
     ids = driver.execute_script(

@@ -3,6 +3,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from vaegan_jax.models import contextual_attention as ca
 
@@ -64,6 +65,7 @@ def test_candidate_offsets_keep_their_distance():
   np.testing.assert_array_equal(apart[0], near[0])
 
 
+@pytest.mark.heavy
 def test_energy_blend_keeps_the_contrast_where_copies_meet():
   # Random features: cells choose different offsets, and between them the
   # linear blend of unrelated copies loses contrast; 'energy' keeps it.
@@ -98,6 +100,7 @@ def test_copy_band_copies_the_translated_region_coherently():
                              np.roll(band, 32, axis=1)[inside], atol=1e-4)
 
 
+@pytest.mark.heavy
 def test_copy_band_has_gradients_and_is_zero_without_a_source():
   feats = jax.random.normal(jax.random.PRNGKey(5), (2, 8, 8, 4))
   mask = jnp.zeros((2, 32, 32, 1)).at[0, 8:20, 8:20].set(1.0).at[1].set(1.0)

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import pytest
 
 from tests import conftest
 from tests.training.test_train_lib import _batch
@@ -27,6 +28,7 @@ def _examples():
   return re.findall(r'```python\n(.*?)```', section, re.S)
 
 
+@pytest.mark.heavy
 def test_new_generator_and_loss_term_from_the_docs(monkeypatch):
   # The examples register into these; restore them for the other tests.
   names = dict(models.REGISTRY)

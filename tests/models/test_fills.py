@@ -8,6 +8,7 @@ from vaegan_jax.models import fills
 
 
 @pytest.mark.parametrize('h,w', [(16, 16), (13, 21), (1, 5)])
+@pytest.mark.heavy
 def test_pyramid_fill(h, w):
   x = jax.random.uniform(jax.random.PRNGKey(5), (2, h, w, 3), minval=-1)
   m = (jax.random.uniform(jax.random.PRNGKey(6), (2, h, w, 1)) > 0.6

@@ -45,6 +45,7 @@ def test_registry_has_both_kinds():
 
 
 @pytest.mark.parametrize('h,w', [(16, 16), (8, 24), (32, 12)])
+@pytest.mark.heavy
 def test_generator_contract_shapes_and_range(setup, h, w):
   _, nets, g_params, _ = setup
   assert set(g_params) == {'prior', 'posterior', 'generator'}
@@ -66,6 +67,7 @@ def test_generator_contract_shapes_and_range(setup, h, w):
       _apply(nets, inference_params, 'complete', x, m), out)
 
 
+@pytest.mark.heavy
 def test_generator_contract_prior_and_decode_ignore_hole_pixels(setup):
   _, nets, g_params, _ = setup
   m = jnp.zeros((1, 16, 16, 1)).at[:, 4:12, 4:12].set(1.0)
@@ -83,6 +85,7 @@ def test_generator_contract_prior_and_decode_ignore_hole_pixels(setup):
   assert float(jnp.max(jnp.abs(za - zb))) > 0
 
 
+@pytest.mark.heavy
 def test_generator_contract_noise_changes_output(setup):
   _, nets, g_params, _ = setup
   x = jnp.zeros((1, 16, 16, 3))
@@ -94,6 +97,7 @@ def test_generator_contract_noise_changes_output(setup):
   assert float(jnp.max(jnp.abs(a - b))) > 1e-4
 
 
+@pytest.mark.heavy
 def test_generator_contract_k_latents_per_image(setup):
   # k latents per image: the same output as repeating the image k times.
   _, nets, g_params, _ = setup
@@ -109,6 +113,7 @@ def test_generator_contract_k_latents_per_image(setup):
     _apply(nets, g_params, 'decode', x, m, z[:5])
 
 
+@pytest.mark.heavy
 def test_generator_contract_fidelity_output(setup):
   # fidelity=True: the same inputs, a valid output; for the attention
   # generator it is the base fill alone, so the attention branch (every
@@ -136,6 +141,7 @@ def test_generator_contract_fidelity_output(setup):
 
 
 @pytest.mark.parametrize('name', DISCRIMINATORS)
+@pytest.mark.heavy
 def test_discriminator_contract(name):
   config = _config(discriminator=name)
   nets = models.create_networks(config.model)

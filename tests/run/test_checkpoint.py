@@ -24,6 +24,7 @@ def _state(seed):
   return config, train_lib.create_train_state(config, jax.random.PRNGKey(seed))[3]
 
 
+@pytest.mark.heavy
 def test_save_restore_exact_and_keep_n(tmp_path):
   config, state = _state(0)
   manager = checkpoint.create_manager(str(tmp_path), max_to_keep=2)
@@ -150,6 +151,7 @@ def test_disk_full_keeps_earlier_checkpoints(tmp_path, monkeypatch):
     ('permission', 'no permission to write there'),
     ('no_space', r'the disk is full: .* MiB free \(statvfs\)'),
 ])
+@pytest.mark.heavy
 def test_failed_write_names_its_cause(tmp_path, monkeypatch, failure, cause):
   """The message says what happened, checked, not a guess."""
   manager, states = _saved_states(tmp_path)
@@ -187,6 +189,7 @@ def _truncate(step_dir):
 
 @_NOISE
 @pytest.mark.parametrize('damage', ['truncate', 'empty', 'no_item'])
+@pytest.mark.heavy
 def test_damaged_latest_checkpoint_falls_back_with_warning(tmp_path, caplog,
                                                            damage):
   manager, states = _saved_states(tmp_path, steps=(1, 2, 3))

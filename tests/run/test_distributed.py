@@ -61,6 +61,7 @@ def test_no_cluster_means_a_single_process():
   assert proc.stdout.split() == ['1', '1']
 
 
+@pytest.mark.heavy
 def test_train_py_reports_bad_multi_process_flags():
   proc = _run(['train.py', '--config', 'configs/test.py', '--num_processes=2',
                '--process_id=0'])

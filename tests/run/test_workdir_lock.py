@@ -170,6 +170,7 @@ except workdir_lock.WorkdirLocked as e:
 """
 
 
+@pytest.mark.heavy
 def test_racing_processes_exactly_one_wins(workdir, tmp_path):
   go = str(tmp_path / 'go')
   procs = [subprocess.Popen([sys.executable, '-c', _RACE, workdir, go, '3'],

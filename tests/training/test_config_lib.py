@@ -115,6 +115,7 @@ def test_training_validates_before_compiling(tmp_path, monkeypatch):
   assert not os.listdir(tmp_path)
 
 
+@pytest.mark.heavy
 def test_train_py_rejects_bad_flags_before_training(tmp_path):
   env = dict(os.environ, XLA_FLAGS=xla_flags(2),
              JAX_PLATFORMS='cpu')

@@ -41,6 +41,7 @@ def _trees_equal(a, b):
       jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
 
 
+@pytest.mark.heavy
 def test_steps_skip_non_finite_updates():
   config = test_config.get_config()
   nets, g_tx, d_tx, state = train_lib.create_train_state(
@@ -117,6 +118,7 @@ def test_signal_flag_catches_sigterm_and_restores_handlers():
   assert signal.getsignal(signal.SIGTERM) is before
 
 
+@pytest.mark.heavy
 def test_loop_skips_nan_steps_and_stops_after_too_many(tmp_path, monkeypatch,
                                                        caplog):
   config = test_config.get_config()

@@ -2,6 +2,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from tests import conftest
 from vaegan_jax.configs import test as test_config
@@ -35,6 +36,7 @@ def _one_iteration(dtype):
   return state, update, jax.device_get({**d_metrics, **g_metrics})
 
 
+@pytest.mark.heavy
 def test_bf16_against_fp32():
   # One test: the two compiled iterations are most of its time, and each
   # xdist worker would compile them again for a test of its own.

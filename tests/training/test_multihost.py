@@ -141,6 +141,7 @@ def test_two_processes_match_one_process_and_stop_together(tmp_path):
                                err_msg=jax.tree_util.keystr(path))
 
 
+@pytest.mark.heavy
 def test_processes_refuse_a_workdir_they_do_not_share(tmp_path):
   port = _free_port()
   logs = [open(tmp_path / f'process_{i}.log', 'w+') for i in range(2)]

@@ -69,6 +69,7 @@ def test_tpu_v3_config_is_the_tpu_recipe():
   assert config.batch_size % 8 == 0  # TPU v3-8: 8 cores.
 
 
+@pytest.mark.heavy
 def test_tpu_v3_dry_run_on_8_devices(tpu_workdir):
   workdir, state = tpu_workdir
   assert jax.local_device_count() == 8

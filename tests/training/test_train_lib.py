@@ -36,6 +36,7 @@ def _assert_trees_close(a, b, **tol):
     np.testing.assert_allclose(np.asarray(x), np.asarray(y), **tol)
 
 
+@pytest.mark.heavy
 def test_eight_devices_match_one_device(setup):
   config, nets, g_tx, d_tx, state, d1, g1 = setup
   assert jax.local_device_count() == 8
@@ -80,6 +81,7 @@ ROUTES = {
 }
 
 
+@pytest.mark.heavy
 def test_gradient_routing(setup):
   config, nets, _, _, state, _, _ = setup
   assert set(ROUTES) == set(losses.GENERATOR_TERMS)
@@ -156,6 +158,7 @@ def test_steps_touch_only_their_network(setup):
   assert int(after_g.step) == 1
 
 
+@pytest.mark.heavy
 def test_hinge_r1_and_recon_fakes_run(setup):
   config = setup[0]
   config = config.copy_and_resolve_references()
@@ -171,6 +174,7 @@ def test_hinge_r1_and_recon_fakes_run(setup):
   assert all(np.isfinite(float(v)) for v in {**dm, **gm}.values())
 
 
+@pytest.mark.heavy
 def test_tiny_model_overfits_a_few_images():
   config = test_config.get_config()
   # From scratch: a harmonic initial fill already fills these linear and
