@@ -2,7 +2,7 @@
 and the fill's time against `inpaint` alone on the same photo and hole.
 
   python benchmarks/serve_12mp.py            # 4000 x 3000
-  python benchmarks/serve_12mp.py --smoke    # 800 x 600
+  python benchmarks/serve_12mp.py --smoke    # 320 x 240
 
 Runs headless Debian Chromium (tests/inference/test_serve_browser.py's
 helpers).  Painting: the page's own handler, timed in the browser, per
@@ -43,7 +43,7 @@ return times;
 
 def main():
   args = bench_util.parser('serve_12mp', __doc__).parse_args()
-  width, height = (800, 600) if args.smoke else (4000, 3000)
+  width, height = (320, 240) if args.smoke else (4000, 3000)
   photo = np.asarray(Image.open(f'{bench_util.ROOT}/examples/photo.jpg')
                      .convert('RGB').resize((width, height), Image.BICUBIC))
   params = api.load_params(api.DEFAULT_MODEL)
@@ -101,8 +101,8 @@ def main():
   result['inpaint_s'] = time.perf_counter() - t
   result['page_equals_inpaint'] = bool(np.array_equal(out, page_out))
   result['page_fill_over_inpaint'] = result['page_fill_s'] / result['inpaint_s']
-  for k, v in result.items():
-    print(f'{k:32s} {v:.3f}' if isinstance(v, float) else f'{k:32s} {v}')
+  bench_util.print_table(f"The page on a {result['photo']} photo",
+                         ['measure', 'value'], list(result.items()))
   bench_util.write_json(args.json, 'serve_12mp', args, result)
 
 

@@ -22,6 +22,8 @@ CASES = [
     ('inpaint', [], ['sizes', 'sweep']),
     ('whole_photo', [], ['photos', 'median_warm_over_biharmonic',
                          'cold_cli_s', 'large_outcome', 'peak_gib']),
+    ('serve_12mp', [], ['open_s', 'paint_ms_per_segment_median',
+                        'mask_to_png_ms', 'page_fill_s', 'inpaint_s']),
 ]
 
 
@@ -53,6 +55,8 @@ def test_smoke(name, flags, keys, tmp_path):
     assert r['median_step_s'] > 0 and r['d_gflop'] > 0 and r['g_gflop'] > 0
     assert 0 < r['median_fraction'] < 10
     assert r['profile']['G']['top']
+  if name == 'serve_12mp':  # the page's fill is the library's
+    assert payload['results']['page_equals_inpaint']
   if name == 'input_pipeline':
     for r in payload['results']['sizes'].values():
       assert r['median_pipeline'] > 0 and r['median_step'] > 0
