@@ -5,6 +5,7 @@ exactness is tests/evaluation/test_inception.py's and tests/evaluation/test_lpip
 as the user's files would be, and given to eval.py; without a file, LPIPS
 uses the shipped LPIPS-alex weights.
 """
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from vaegan_jax.evaluation import inception
 from vaegan_jax.evaluation import lpips
 from vaegan_jax.evaluation import network_metrics
 from vaegan_jax.evaluation import torch_weights
+from vaegan_jax.run import image_io
 
 
 @pytest.fixture(scope='module')
@@ -115,10 +117,30 @@ def test_bad_weight_files_are_refused_before_work(tmp_path, weight_files):
 
 
 @pytest.mark.heavy
-def test_eval_refuses_bad_metric_weights_at_once(tmp_path):
-  # eval.py with FID, KID, LPIPS and P-IDS / U-IDS columns: in
-  # training/test_main.py's end-to-end run.
+def test_eval_prints_the_published_metrics(tmp_path, weight_files):
+  photos = tmp_path / 'photos'
+  photos.mkdir()
+  for i, img in enumerate(random_weights.images(1, 2, 40, 52)):
+    image_io.save_png(str(photos / f'{i}.png'), img)
+  fid, _ = weight_files
   env = dict(os.environ, XLA_FLAGS=xla_flags(1), JAX_PLATFORMS='cpu')
+  # LPIPS without a flag: the shipped weights.
+  proc = subprocess.run(
+      [sys.executable, 'eval.py', '--workdir', 'pretrained/vaegan64',
+       '--folder', str(photos), '--modes=32', '--num_masks_per_image=2',
+       '--num_samples=0', '--fid_weights', fid,
+       '--output_dir', str(tmp_path / 'out')],
+      cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+  header = next(l for l in proc.stdout.splitlines() if l.startswith('method'))
+  for column in ('PSNR', 'SSIM', 'FID', 'KID', 'LPIPS', 'P-IDS', 'U-IDS'):
+    assert column in header, header
+  with open(tmp_path / 'out' / 'eval_32px_folder.json') as f:
+    result = json.load(f)
+  for row in result['results'].values():
+    s = row['all']
+    assert s['n'] == 4 and np.isfinite(s['fid']) and s['fid'] > 0
+    assert s['lpips'] > 0 and 0 <= s['u_ids'] <= 1 and 0 <= s['p_ids'] <= 1
   # A file that is not weights stops eval.py at once, with the reason; so
   # --lpips_weights replaces the shipped weights.
   bad = tmp_path / 'bad.pth'

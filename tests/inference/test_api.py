@@ -35,7 +35,8 @@ def unzero_kernels(params, seed=0, scale=0.05):
       for k, x in zip(keys, leaves)])
 
 
-def _image(shape, dtype, seed=0):
+def image_of(shape, dtype=np.float32, seed=0):
+  """Random pixels: uint8, or float in [0, 1)."""
   rng = np.random.RandomState(seed)
   if dtype == np.uint8:
     return rng.randint(0, 256, shape).astype(np.uint8)
@@ -52,7 +53,7 @@ def _mask(h, w):
 @pytest.mark.parametrize('dtype', [np.uint8, np.float32, np.float64])
 @pytest.mark.parametrize('h,w', [(16, 16), (13, 21), (5, 7)])
 def test_known_pixels_exact_any_size(params, dtype, h, w):
-  image = _image((h, w, 3), dtype)
+  image = image_of((h, w, 3), dtype)
   mask = _mask(h, w)
   out = api.inpaint(params, image, mask)
   assert out.shape == image.shape and out.dtype == image.dtype
@@ -64,7 +65,7 @@ def test_known_pixels_exact_any_size(params, dtype, h, w):
 
 @pytest.mark.heavy
 def test_batched_and_mask_forms(params):
-  images = _image((3, 12, 20, 3), np.float32)
+  images = image_of((3, 12, 20, 3), np.float32)
   mask = _mask(12, 20)
   a = api.inpaint(params, images, mask)
   b = api.inpaint(params, images, mask[..., None].astype(np.uint8))
@@ -78,7 +79,7 @@ def test_batched_and_mask_forms(params):
 
 @pytest.mark.heavy
 def test_num_samples_are_diverse(params):
-  image = _image((16, 16, 3), np.uint8)
+  image = image_of((16, 16, 3), np.uint8)
   mask = _mask(16, 16)
   out = api.inpaint(params, image, mask, num_samples=3,
                           rng=jax.random.PRNGKey(1))
@@ -95,7 +96,7 @@ def test_num_samples_are_diverse(params):
 
 
 def test_bad_inputs_raise_value_error(params):
-  image = _image((16, 16, 3), np.float32)
+  image = image_of((16, 16, 3), np.float32)
   with pytest.raises(ValueError, match='mask'):
     api.inpaint(params, image, np.zeros((8, 16), bool))
   with pytest.raises(ValueError, match='image'):
@@ -155,7 +156,7 @@ def test_nearby_sizes_share_compiled_models(params, monkeypatch):
   assert len(set(sizes)) == 12
   before = len(_BACKEND_COMPILES)
   for i, (h, w) in enumerate(sizes):
-    image = _image((9 + i % 2, h, w, 3), np.uint8, seed=i)
+    image = image_of((9 + i % 2, h, w, 3), np.uint8, seed=i)
     mask = np.zeros((h, w), bool)
     mask[h // 2:, w - 20:] = True  # touches the padded border
     out = api.inpaint(params, image, mask, texture='network')

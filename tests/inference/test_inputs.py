@@ -7,6 +7,7 @@ import jax
 import numpy as np
 import pytest
 
+from tests.inference.test_api import image_of
 from tests.inference.test_api import unzero_kernels
 from vaegan_jax.configs import test as test_config
 from vaegan_jax.inference import api
@@ -32,13 +33,6 @@ def params(state):
       model_config=config.model, step=0)
 
 
-def _image(shape, dtype=np.float32, seed=0):
-  rng = np.random.RandomState(seed)
-  if dtype == np.uint8:
-    return rng.randint(0, 256, shape).astype(np.uint8)
-  return rng.rand(*shape).astype(dtype)
-
-
 def _mask(h, w):
   m = np.zeros((h, w), bool)
   m[h // 4: 3 * h // 4, w // 4: 3 * w // 4] = True
@@ -52,12 +46,12 @@ def _raises(match, fn, *args, **kwargs):
 
 
 def test_mismatched_sizes_name_both_shapes(params):
-  msg = _raises('mask', api.inpaint, params, _image((16, 16, 3)),
+  msg = _raises('mask', api.inpaint, params, image_of((16, 16, 3)),
                 np.zeros((8, 16), bool))
   assert '(8, 16)' in msg and '(16, 16, 3)' in msg and 'expected' in msg
-  _raises('N = 2', api.inpaint, params, _image((2, 16, 16, 3)),
+  _raises('N = 2', api.inpaint, params, image_of((2, 16, 16, 3)),
           np.zeros((3, 16, 16), bool))
-  msg = _raises('mask', api.inpaint, params, _image((16, 16, 3)),
+  msg = _raises('mask', api.inpaint, params, image_of((16, 16, 3)),
                 np.zeros((16, 16, 3), bool))
   assert 'mask[..., 0]' in msg
 
@@ -66,16 +60,16 @@ def test_mismatched_sizes_name_both_shapes(params):
                                            (4, 'RGBA')])
 def test_channel_counts_other_than_3_are_rejected(params, channels, hint):
   msg = _raises('image', api.inpaint, params,
-                _image((16, 16, channels)), _mask(16, 16))
+                image_of((16, 16, channels)), _mask(16, 16))
   assert hint in msg and f'{channels} channels' in msg and 'RGB' in msg
-  msg = _raises('image', api.inpaint, params, _image((16, 16)),
+  msg = _raises('image', api.inpaint, params, image_of((16, 16)),
                 _mask(16, 16))
   assert 'grayscale' in msg
 
 
 @pytest.mark.parametrize('bad', [np.nan, np.inf, -np.inf])
 def test_non_finite_image_is_rejected(params, bad):
-  image = _image((16, 16, 3))
+  image = image_of((16, 16, 3))
   image[3, 4, 1] = bad
   msg = _raises('image', api.inpaint, params, image, _mask(16, 16))
   assert '1 NaN or inf' in msg
@@ -83,22 +77,22 @@ def test_non_finite_image_is_rejected(params, bad):
 
 def test_float_outside_unit_range_is_rejected(params):
   msg = _raises(r'\[0, 1\]', api.inpaint, params,
-                _image((16, 16, 3)) * 255, _mask(16, 16))
+                image_of((16, 16, 3)) * 255, _mask(16, 16))
   assert msg.startswith('image: float values in [0')
-  _raises('image', api.inpaint, params, _image((16, 16, 3)) - 0.5,
+  _raises('image', api.inpaint, params, image_of((16, 16, 3)) - 0.5,
           _mask(16, 16))
 
 
 @pytest.mark.parametrize('dtype', [np.int8, np.int16, np.int32, np.int64,
                                    np.uint16, np.uint32, bool, np.complex64])
 def test_integer_types_other_than_uint8_are_rejected(params, dtype):
-  image = (_image((16, 16, 3)) * 200).astype(dtype)
+  image = (image_of((16, 16, 3)) * 200).astype(dtype)
   msg = _raises('image', api.inpaint, params, image, _mask(16, 16))
   assert str(np.dtype(dtype)) in msg and 'uint8' in msg
 
 
 def test_mask_threshold_is_one_half(params):
-  image = _image((16, 16, 3), np.uint8)
+  image = image_of((16, 16, 3), np.uint8)
   hard = _mask(16, 16)
   expected = api.inpaint(params, image, hard)
   soft = np.where(hard, 0.51, 0.49).astype(np.float32)
@@ -123,8 +117,8 @@ def test_empty_mask_returns_input_without_running_the_model(params,
   def boom(*args, **kwargs):
     raise AssertionError('the model ran')
   monkeypatch.setattr(api, '_executable', boom)
-  for image in (_image((9, 7, 3), np.uint8), _image((2, 9, 7, 3)),
-                _image((9, 7, 3), np.float64)):
+  for image in (image_of((9, 7, 3), np.uint8), image_of((2, 9, 7, 3)),
+                image_of((9, 7, 3), np.float64)):
     out = api.inpaint(params, image, np.zeros((9, 7), bool))
     assert out.dtype == image.dtype and out is not image
     np.testing.assert_array_equal(out, image)
@@ -136,7 +130,7 @@ def test_empty_mask_returns_input_without_running_the_model(params,
 @pytest.mark.heavy
 def test_full_mask_generates_every_pixel(params):
   for dtype in (np.uint8, np.float32):
-    image = _image((2, 13, 10, 3), dtype)
+    image = image_of((2, 13, 10, 3), dtype)
     out = api.inpaint(params, image, np.ones((13, 10), bool))
     assert out.shape == image.shape and out.dtype == image.dtype
     if dtype == np.float32:
@@ -151,13 +145,13 @@ def test_full_mask_generates_every_pixel(params):
 @pytest.mark.parametrize('h,w', [(1, 1), (1, 5), (3, 2), (2, 9)])
 def test_images_smaller_than_the_pad_multiple(params, h, w):
   assert params.pad_multiple == 4
-  image = _image((h, w, 3))
+  image = image_of((h, w, 3))
   mask = np.ones((h, w), bool)
   mask[0, 0] = False
   out = api.inpaint(params, image, mask)
   assert out.shape == image.shape and np.isfinite(out).all()
   assert out[0, 0].tolist() == image[0, 0].tolist()
-  _raises('empty', api.inpaint, params, _image((0, 5, 3)),
+  _raises('empty', api.inpaint, params, image_of((0, 5, 3)),
           np.ones((0, 5), bool))
 
 
@@ -172,13 +166,13 @@ def test_batch_of_zero(params):
 
 @pytest.mark.parametrize('bad', [0, -1, 1.5, True, '2'])
 def test_bad_num_samples(params, bad):
-  _raises('num_samples', api.inpaint, params, _image((8, 8, 3)),
+  _raises('num_samples', api.inpaint, params, image_of((8, 8, 3)),
           _mask(8, 8), num_samples=bad)
 
 
 @pytest.mark.heavy
 def test_large_image_works_and_too_large_fails_fast(params, monkeypatch):
-  image = _image((1, 300, 500, 3), np.uint8)
+  image = image_of((1, 300, 500, 3), np.uint8)
   mask = np.zeros((300, 500), bool)
   mask[100:200, 50:450] = True
   out = api.inpaint(params, image, mask)
@@ -189,7 +183,7 @@ def test_large_image_works_and_too_large_fails_fast(params, monkeypatch):
     api.inpaint(params, huge, np.broadcast_to(True, huge.shape[:2]))
   monkeypatch.setattr(inputs, 'available_bytes', lambda d: 2**20)
   with pytest.raises(MemoryError, match='1 image'):
-    api.inpaint(params, _image((64, 80, 3)), _mask(64, 80))
+    api.inpaint(params, image_of((64, 80, 3)), _mask(64, 80))
 
 
 def _write_workdir(path, config, st, *, steps=(2,)):

@@ -1,5 +1,5 @@
 """End to end: train.py in a subprocess, resume, load_params, inpaint,
-export, the CLI, and eval.py with the published tables' metrics."""
+export, the CLI and eval.py."""
 import glob
 import json
 import os
@@ -10,9 +10,6 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT, xla_flags
-from tests.fixtures import random_weights
-from vaegan_jax.evaluation import inception
-from vaegan_jax.evaluation import torch_weights
 
 ENV = dict(os.environ, XLA_FLAGS=xla_flags(2),
            JAX_PLATFORMS='cpu', TF_CPP_MIN_LOG_LEVEL='2')
@@ -78,20 +75,13 @@ def test_train_resume_inpaint_eval(tmp_path):
   for i, shape in enumerate([(40, 30, 3), (20, 50, 3)]):
     image_io.save_png(str(photos / f'{i}.png'),
                       rng.integers(0, 256, shape, dtype=np.uint8))
-  # With pytorch-fid's Inception (random weights of its shapes here): the
-  # published tables' columns too.
-  fid = str(tmp_path / 'fid.npz')
-  torch_weights.save_npz(fid, random_weights.state(
-      0, inception.param_shapes()))
+  # (FID, KID and P-IDS / U-IDS: evaluation/test_network_metrics.py.)
   out = _run('eval.py', '--workdir', workdir, '--num_masks_per_image=2',
              '--baselines=biharmonic,mean,shiftmap,oracle', '--num_samples=2',
              '--modes=16,photo', '--photo_max_side=48',
-             '--folder', str(photos), '--fid_weights', fid)
+             '--folder', str(photos))
   assert 'PSNR' in out and 'SWD' in out and 'diversity' in out
   assert 'target default SWD < every classical row' in out
-  header = next(l for l in out.splitlines() if l.startswith('method'))
-  for column in ('PSNR', 'SSIM', 'FID', 'KID', 'LPIPS', 'P-IDS', 'U-IDS'):
-    assert column in header, header
   for tag in ('16px', 'photo'):
     with open(os.path.join(workdir, 'eval', f'eval_{tag}_folder.json')) as f:
       result = json.load(f)
@@ -105,8 +95,7 @@ def test_train_resume_inpaint_eval(tmp_path):
       assert s['psnr'] > 0 and s['swd'] > 0 and 'lpips' in s
       assert set(s) >= {'swd_x1', 'ssim', 'detail_ratio', 'hole_l1'}
       if tag == '16px':
-        assert s['n'] == 4 and np.isfinite(s['fid']) and s['fid'] > 0
-        assert 0 <= s['u_ids'] <= 1 and 0 <= s['p_ids'] <= 1
+        assert s['n'] == 4
     assert all(s > 0 for s in result['seconds_per_image'].values())
     assert {t['target'] for t in result['targets']} >= {
         'default PSNR >= biharmonic - 2.5', 'fidelity PSNR >= biharmonic + 0.5'}
