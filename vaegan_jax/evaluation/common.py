@@ -17,7 +17,6 @@ import os
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
 
 from vaegan_jax.evaluation import baselines as baselines_lib
 from vaegan_jax.inference import api

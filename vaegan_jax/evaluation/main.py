@@ -17,7 +17,6 @@ with --fid_weights also FID, KID, P-IDS, U-IDS) and writes eval_<mode>.json
 and a PNG grid (masked | each method | truth) to --output_dir.
 Installed, the same is `vaegan-eval`.
 """
-import os
 import sys
 
 from absl import app

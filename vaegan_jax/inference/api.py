@@ -25,7 +25,6 @@ from vaegan_jax.inference import whole_photo
 from vaegan_jax import models
 from vaegan_jax.run import checkpoint
 from vaegan_jax.run import config_file
-from vaegan_jax.run import image_io
 
 
 # The model shipped as package data in vaegan_jax/pretrained/ (a checkout

@@ -12,7 +12,6 @@ from typing import Tuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 # Sides of the arrays of one level are padded to one of a few sizes per
 # octave, so that photos of nearby sizes share compiled code.

@@ -53,7 +53,7 @@ from vaegan_jax.models import discriminators  # registers 'patch', 'multiscale'
 from vaegan_jax.models import fills
 from vaegan_jax.models.layers import (Generator, Dtype, Encoder, ResBlock, act,
                                       repeat_for_latents, upsample2x)
-from vaegan_jax.models.registry import REGISTRY, build, register
+from vaegan_jax.models.registry import build, register
 
 INITIAL_FILLS = ('harmonic', 'pyramid', 'none')
 
