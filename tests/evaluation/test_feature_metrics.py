@@ -30,6 +30,18 @@ def test_fid_of_singular_covariances_is_pytorch_fids():
   np.testing.assert_allclose(feature_metrics.fid(a, b), want, rtol=1e-6)
 
 
+def test_small_sets_take_the_low_rank_path_to_the_same_fid():
+  rng = np.random.default_rng(2)
+  a, b = rng.normal(size=(12, 300)), 0.8 * rng.normal(size=(9, 300)) - 0.2
+  sa, sb = feature_metrics.statistics(a), feature_metrics.statistics(b)
+  want = feature_metrics.frechet_distance(sa['mu'], sa['sigma'], sb['mu'],
+                                          sb['sigma'])
+  np.testing.assert_allclose(feature_metrics.fid(a, b), want, rtol=1e-7)
+  assert feature_metrics.fid(a, a) == pytest.approx(0.0, abs=1e-9)
+  with pytest.raises(ValueError, match='>= 2 feature rows'):
+    feature_metrics.fid(a[:1], b)
+
+
 def test_kid_is_torch_fidelitys(metric_reference):
   got = feature_metrics.kid(metric_reference['formula_real'], metric_reference['formula_fake'],
                             subsets=10, subset_size=100)

@@ -21,6 +21,7 @@ import pytest
 from tests.conftest import ROOT, xla_flags
 from vaegan_jax.configs import test as test_config
 from vaegan_jax.run import checkpoint
+from vaegan_jax.run import workdir_lock
 from vaegan_jax.training import train_loop
 
 TIMEOUT_S = 480
@@ -91,14 +92,17 @@ def test_two_processes_match_one_process_and_stop_together(tmp_path):
            '--config.image_every=1000']
   procs = [_launch(i, port, multi, 1000, logs[i], extra) for i in range(2)]
   try:
-    _wait_for(logs[0], 'step 3/1000', procs, time.time() + TIMEOUT_S)
     # A second 2-process run on the same workdir is refused; this one trains.
+    # It starts once the first holds its claim (before it compiles), so
+    # that the first has trained few steps when it is stopped.
+    _wait_for_claim(multi, procs, time.time() + TIMEOUT_S)
     intruder_logs = [open(tmp_path / f'intruder_{i}.log', 'w+')
                      for i in range(2)]
     intruder_port = _free_port()
     intruders = [_launch(i, intruder_port, multi, 1000, intruder_logs[i],
                          extra) for i in range(2)]
     _wait_all(intruders, time.time() + TIMEOUT_S)
+    _wait_for(logs[0], 'step 3/1000', procs, time.time() + TIMEOUT_S)
     procs[1].send_signal(signal.SIGTERM)  # Pre-emption of one host only.
     _wait_all(procs, time.time() + TIMEOUT_S)
   finally:
@@ -159,6 +163,17 @@ def test_processes_refuse_a_workdir_they_do_not_share(tmp_path):
   assert 'This process cannot see' in out[1]
   assert 'Another process cannot see' in out[0]
   assert not os.listdir(tmp_path / 'host_1' / 'checkpoints')
+
+
+def _wait_for_claim(workdir, procs, deadline):
+  """Waits until process 0 of `procs` holds its claim on `workdir`."""
+  while time.time() < deadline:
+    if (workdir_lock.current(workdir) or {}).get('pid') == procs[0].pid:
+      return
+    if any(p.poll() is not None for p in procs):
+      return
+    time.sleep(0.2)
+  raise TimeoutError('no claim seen')
 
 
 def _wait_for(log, text, procs, deadline):

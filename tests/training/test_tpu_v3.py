@@ -4,7 +4,10 @@ inference on 1 device.
 The dry run trains the TPU config as a user would launch it (TFDS input,
 bf16 compute, the global batch split over 8 cores), shrunk in size with the
 same overrides docs/scaling.md gives; TFDS is mocked (no internet here).
+The run is the Colab notebook's (test_colab_notebook.py), which trains this
+config with SHRINK; `check_dry_run` holds its checks.
 """
+import functools
 import os
 import re
 import subprocess
@@ -13,15 +16,12 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
-import tensorflow_datasets as tfds
 
 from tests.conftest import ROOT, xla_flags
 from vaegan_jax.configs import tpu_v3
 from vaegan_jax.inference import api
 from vaegan_jax.run import checkpoint
 from vaegan_jax.run import config_file
-from vaegan_jax.training import train_loop
 
 # What `--config.<key>=<value>` would set on the command line.
 SHRINK = {
@@ -51,16 +51,6 @@ def _image_and_mask(size=40):
   return image, mask
 
 
-@pytest.fixture(scope='module')
-def tpu_workdir(tmp_path_factory):
-  config = tpu_v3.get_config()
-  config.update_from_flattened_dict(SHRINK)
-  workdir = str(tmp_path_factory.mktemp('tpu_v3'))
-  with tfds.testing.mock_data(num_examples=16):
-    state = train_loop.train(config, workdir)
-  return workdir, state
-
-
 def test_tpu_v3_config_is_the_tpu_recipe():
   config = tpu_v3.get_config()
   assert config.image_size == 256
@@ -69,9 +59,10 @@ def test_tpu_v3_config_is_the_tpu_recipe():
   assert config.batch_size % 8 == 0  # TPU v3-8: 8 cores.
 
 
-@pytest.mark.heavy
-def test_tpu_v3_dry_run_on_8_devices(tpu_workdir):
-  workdir, state = tpu_workdir
+def check_dry_run(workdir, state, tfds_name):
+  """Checks a run of this config with SHRINK on 8 devices: the notebook's
+  (test_colab_notebook.py), which trains it as a user would launch it; a
+  second run here would repeat the same steps."""
   assert jax.local_device_count() == 8
   assert int(state.step) == SHRINK['num_steps']
   # bf16 compute, float32 params and optimizer state.
@@ -83,10 +74,10 @@ def test_tpu_v3_dry_run_on_8_devices(tpu_workdir):
   assert step == SHRINK['num_steps']
   saved = config_file.read(workdir)
   assert saved.model.dtype == 'bfloat16'
-  assert saved.data.tfds_name == 'places365_small'
+  assert saved.data.source == 'tfds' and saved.data.tfds_name == tfds_name
+  for key, value in SHRINK.items():  # The run's config is the shrunk one.
+    assert functools.reduce(getattr, key.split('.'), saved) == value, key
   assert os.path.exists(os.path.join(workdir, 'samples', 'latest.png'))
-  # In the same test: with the module fixture, a second test would train the
-  # workdir again on the other xdist worker.
   _check_inpaints_on_1_device(workdir)
 
 

@@ -1,10 +1,13 @@
 """train_loop: fine-tuning from an exported model (init_from), then resume."""
 import os
+import subprocess
+import sys
 
 import jax
 import numpy as np
 import pytest
 
+from tests.conftest import ROOT, xla_flags
 from vaegan_jax.configs import default
 from vaegan_jax.configs import test as test_config
 from vaegan_jax.data import input_pipeline
@@ -18,19 +21,29 @@ SHIPPED = os.path.join(api.PRETRAINED_DIR, api.DEFAULT_MODEL)
 SIZE = 16
 
 
-def _config(folder, num_steps):
-  config = test_config.get_config()
-  config.model = default.get_config().model  # The shipped architecture.
-  config.image_size = SIZE
-  config.data.source, config.data.folder = 'folder', str(folder)
-  # Whole photos, no colour changes: the same few images every step.
-  config.data.min_crop_scale = 1.0
-  config.data.grayscale_prob = config.data.channel_permute_prob = 0.0
-  config.optim.g_lr = 1e-3
-  config.init_from = SHIPPED
-  config.num_steps = num_steps
-  config.log_every = config.checkpoint_every = config.image_every = 10
-  return config
+def _fine_tune(folder, workdir, num_steps):
+  """The README's fine-tuning command, shrunk: 16 px crops of whole photos,
+  no colour changes (the same few images every step), lr 1e-3.
+
+  One device, with LLVM's usual optimisation: the shipped architecture's
+  steps then run ~10x faster than at the suite's level 0, which pays for
+  the longer compile after a few steps.
+  """
+  cmd = [sys.executable, 'train.py', '--config', 'configs/default.py',
+         '--workdir', workdir, '--config.data.source=folder',
+         f'--config.data.folder={folder}', f'--config.init_from={SHIPPED}',
+         f'--config.num_steps={num_steps}', f'--config.image_size={SIZE}',
+         '--config.data.min_crop_scale=1.0', '--config.data.grayscale_prob=0',
+         '--config.data.channel_permute_prob=0', '--config.optim.g_lr=1e-3',
+         '--config.optim.warmup_steps=0', '--config.data.shuffle_buffer=16',
+         '--config.log_every=10', '--config.checkpoint_every=10',
+         '--config.image_every=10', '--config.keep_checkpoints=2']
+  env = dict(os.environ, XLA_FLAGS=xla_flags(1, optimize=True),
+             JAX_PLATFORMS='cpu', TF_CPP_MIN_LOG_LEVEL='2')
+  proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True,
+                        text=True, timeout=600)
+  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+  return proc.stdout
 
 
 def _photos(folder, n=4):
@@ -54,7 +67,8 @@ def _hole_l1(params, crops, mask):
 @pytest.mark.heavy
 def test_fine_tune_from_the_shipped_model(tmp_path, capsys):
   crops, mask = _photos(tmp_path / 'photos')
-  config = _config(tmp_path / "photos", num_steps=30)
+  config = default.get_config()  # The shipped architecture.
+  config.image_size = SIZE
   # At step 0 the weights are the source's; the optimizers start fresh.
   nets, _, _, fresh = train_lib.create_train_state(config,
                                                   jax.random.PRNGKey(0))
@@ -71,22 +85,20 @@ def test_fine_tune_from_the_shipped_model(tmp_path, capsys):
   assert 'D starts fresh' in capsys.readouterr().out
 
   workdir = str(tmp_path / 'fine')
-  train_loop.train(config, workdir)
-  out = capsys.readouterr().out
-  assert f'Starting from the weights of {SHIPPED}' in out
+  out = _fine_tune(tmp_path / 'photos', workdir, num_steps=60)
+  assert f'Starting from the weights of {SHIPPED}' in out, out
   before = _hole_l1(api.load_params(SHIPPED), crops, mask)
   after = _hole_l1(api.load_params(workdir), crops, mask)
   print(f'hole L1 before {before:.4f}, after {after:.4f}')
   # The copied detail band is not an L1 fit (docs/design.md), so the hole
-  # L1 falls less than a smooth fill's would: 9% here in 30 steps.
+  # L1 falls less than a smooth fill's would: 3% here in 30 steps, 12% in
+  # 60, 19% in 80.
   assert after < 0.95 * before, (before, after)
 
   # A restart resumes the fine-tune; it does not start from SHIPPED again.
-  config = _config(tmp_path / 'photos', num_steps=40)
-  train_loop.train(config, workdir)
-  out = capsys.readouterr().out
-  assert 'Resuming from step 30' in out and 'Starting from' not in out
-  assert api.load_params(workdir).step == 40
+  out = _fine_tune(tmp_path / 'photos', workdir, num_steps=70)
+  assert 'Resuming from step 60' in out and 'Starting from' not in out, out
+  assert api.load_params(workdir).step == 70
 
 
 def test_init_from_refuses_another_architecture(tmp_path):

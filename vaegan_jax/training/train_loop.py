@@ -105,7 +105,8 @@ def _count_skips(skips: faults.SkipCounter, step: int, d_skipped, g_skipped):
 
 
 def _write_samples(writer, workdir, step, sample_fn, params, sample_batch):
-  out = jax.device_get(sample_fn(params, sample_batch))
+  """Writes the grid of `sample_fn` on `sample_batch()` (held-out images)."""
+  out = jax.device_get(sample_fn(params, sample_batch()))
   grid = image_io.make_grid([out['masked'], out['output'], out['truth']])
   writer.write_images(step, {'samples/masked|output|truth': grid[None]})
   sample_dir = epath.Path(workdir) / 'samples'
@@ -219,10 +220,13 @@ def _train(config, workdir: str, lease) -> train_lib.TrainState:
       config, num_local_devices=jax.local_device_count(),
       start_step=start_step, process_index=jax.process_index(),
       process_count=jax.process_count())
-  # The grid's 8 samples: the first view of the first held-out images.
-  held_out = eval_sets.load_eval_data(config, num_masks_per_image=1,
-                                      views=eval_sets.EVAL_VIEWS[:1])
-  sample_batch = {k: held_out[k][:8] for k in ('image', 'mask')}
+  # The grid's 8 samples: the first view of the first held-out images,
+  # loaded at the first grid (a short run may write none).
+  @functools.cache
+  def sample_batch():
+    held_out = eval_sets.load_eval_data(config, num_masks_per_image=1,
+                                        views=eval_sets.EVAL_VIEWS[:1])
+    return {k: held_out[k][:8] for k in ('image', 'mask')}
   sample_fn = jax.jit(functools.partial(train_lib.sample_images, nets))
   p_d_step, p_g_step = train_lib.make_pmapped_steps(config, nets, g_tx, d_tx)
   p_state = flax.jax_utils.replicate(state)
