@@ -68,7 +68,7 @@ def main():
   p.add_argument('--photos', type=int, default=None,
                  help='how many held-out photos (default all; smoke 1)')
   p.add_argument('--megapixels', type=float, default=None,
-                 help='size of the large photo (default 12; smoke 0.5)')
+                 help='size of the large photo (default 12; smoke 0.12)')
   p.add_argument('--texture', default='patches', choices=api.TEXTURES,
                  help="inpaint's texture (default: 'patches')")
   args = p.parse_args()
@@ -116,7 +116,7 @@ def main():
                               cold=not args.smoke)
   results.update(cold_cli_s=cli_s, cold_cli_peak_gib=cli_peak)
 
-  mp = args.megapixels or (0.5 if args.smoke else 12.0)
+  mp = args.megapixels or (0.12 if args.smoke else 12.0)
   h = int(round((mp * 1e6 * 3 / 4) ** 0.5))
   w = h * 4 // 3
   big = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
