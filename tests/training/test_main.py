@@ -23,7 +23,7 @@ def _run(*args):
 
 
 @pytest.mark.heavy
-def test_train_resume_inpaint_eval(tmp_path):
+def test_train_inpaint_export_cli_eval(tmp_path):
   workdir = str(tmp_path / 'run')
   # (Restarts resume: training/test_faults.py after SIGTERM and SIGKILL,
   # run/test_workdir_lock.py with a larger num_steps.)
