@@ -41,17 +41,12 @@ if ROOT not in sys.path:
 
 
 def pytest_collection_modifyitems(items):
-  """Runs the tests marked heavy first, longest first.
+  """Runs the tests marked heavy first (longest-first scheduling).
 
   With `-n 2` a heavy test that starts last leaves the other worker idle
-  until it ends; started first, the short tests fill the gaps.  The longest
-  give their rough cost: @pytest.mark.heavy(seconds=...), measured with
-  --durations on a cold cache.
+  until it ends; started first, the short tests fill the gaps.
   """
-  def key(item):
-    heavy = item.get_closest_marker('heavy')
-    return (heavy is None, -(heavy.kwargs.get('seconds', 0) if heavy else 0))
-  items.sort(key=key)
+  items.sort(key=lambda item: item.get_closest_marker('heavy') is None)
 
 
 @pytest.fixture(scope='session')

@@ -43,7 +43,7 @@ def test_notebook_has_every_step_a_user_needs():
   assert len(tagged) == 1
 
 
-@pytest.mark.heavy(seconds=50)
+@pytest.mark.heavy
 def test_notebook_runs_shrunk(tmp_path):
   workdir = str(tmp_path / 'workdir')
   os.makedirs(workdir)

@@ -240,7 +240,7 @@ class _Run:
     return self.proc.returncode
 
 
-@pytest.mark.heavy(seconds=45)
+@pytest.mark.heavy
 def test_two_train_runs_on_one_workdir(tmp_path):
   """Started together, one trains and one refuses; --force_unlock takes a
   live run over, which stops without saving; another host's stale claim is

@@ -226,7 +226,7 @@ def _truncate_data_files(step_dir):
       f.truncate(os.path.getsize(path) // 2)
 
 
-@pytest.mark.heavy(seconds=100)
+@pytest.mark.heavy
 def test_sigterm_sigkill_and_torn_checkpoint_resume_exactly(tmp_path):
   ref = tmp_path / 'ref'
   out, err, rc = _train(ref)

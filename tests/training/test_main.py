@@ -22,7 +22,7 @@ def _run(*args):
   return proc.stdout
 
 
-@pytest.mark.heavy(seconds=40)
+@pytest.mark.heavy
 def test_train_inpaint_export_cli_eval(tmp_path):
   workdir = str(tmp_path / 'run')
   # (Restarts resume: training/test_faults.py after SIGTERM and SIGKILL,

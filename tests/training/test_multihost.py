@@ -81,7 +81,7 @@ def _train(workdir, num_steps):
   return train_loop.train(config, workdir)
 
 
-@pytest.mark.heavy(seconds=65)
+@pytest.mark.heavy
 def test_two_processes_match_one_process_and_stop_together(tmp_path):
   """One 2-process run checks both: it resumes a 1-process checkpoint, and a
   SIGTERM to process 1 alone stops both at one agreed, saved step, whose

@@ -69,7 +69,7 @@ def _hole_l1(params, crops, mask):
   return float(np.abs(out - crops)[:, mask].mean())
 
 
-@pytest.mark.heavy(seconds=60)
+@pytest.mark.heavy
 def test_fine_tune_from_the_shipped_model(tmp_path, capsys):
   crops, mask = _photos(tmp_path / 'photos')
   config = default.get_config()  # The shipped architecture.
