@@ -32,6 +32,13 @@ def _overrides(folder, num_steps):
           'log_every': 10, 'checkpoint_every': 30, 'image_every': 1000}
 
 
+def _config(folder, num_steps):
+  """The same run in this process: configs/default.py with `_overrides`."""
+  config = default.get_config()
+  config.update_from_flattened_dict(_overrides(folder, num_steps))
+  return config
+
+
 def _fine_tune(folder, workdir, num_steps):
   """train.py with `_overrides` on configs/default.py (the shipped
   architecture).
@@ -72,8 +79,7 @@ def _hole_l1(params, crops, mask):
 @pytest.mark.heavy
 def test_fine_tune_from_the_shipped_model(tmp_path, capsys):
   crops, mask = _photos(tmp_path / 'photos')
-  config = default.get_config()  # The shipped architecture.
-  config.image_size = SIZE
+  config = _config(tmp_path / 'photos', 60)  # The shipped architecture.
   # At step 0 the weights are the source's; the optimizers start fresh.
   nets, _, _, fresh = train_lib.create_train_state(config,
                                                   jax.random.PRNGKey(0))
@@ -103,8 +109,6 @@ def test_fine_tune_from_the_shipped_model(tmp_path, capsys):
   # A restart resumes the fine-tune; it does not start from SHIPPED again.
   # (Here, in this process: the restart finds its budget spent, which shows
   # what it resumed; restarts that train on: test_faults, test_workdir_lock.)
-  config = default.get_config()
-  config.update_from_flattened_dict(_overrides(tmp_path / 'photos', 60))
   state = train_loop.train(config, workdir)
   assert 'Starting from' not in capsys.readouterr().out
   raw, step = checkpoint.restore_raw(workdir)
