@@ -68,7 +68,8 @@ def _shiftmap(image, hole):
   return rgb.astype(np.float32) / 255.0
 
 
-def _patchmatch(image, hole):
+def patchmatch(image, hole, radius: int = PATCHMATCH_PATCH_SIZE):
+  """pypatchmatch's fill of float [H, W, 3] (radius: its patch_size)."""
   try:
     import patchmatch  # pylint: disable=g-import-not-at-top
   except ImportError as e:
@@ -85,7 +86,7 @@ def _patchmatch(image, hole):
   # does not depend on whoever ran before.
   patchmatch.set_random_seed(PATCHMATCH_SEED)
   out = patchmatch.inpaint(u8, hole.astype(np.uint8),  # Non-zero = hole.
-                           patch_size=PATCHMATCH_PATCH_SIZE)
+                           patch_size=radius)
   return out.astype(np.float32) / 255.0
 
 
@@ -138,7 +139,7 @@ _FNS: Dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     'biharmonic': _biharmonic,
     'mean': _mean,
     'shiftmap': _shiftmap,
-    'patchmatch': _patchmatch,
+    'patchmatch': patchmatch,
     'oracle': _oracle,
     'pyramid': _pyramid,
     'harmonic': _harmonic,

@@ -57,21 +57,61 @@ def _sample_valid(key, valid, shape, tries: int = 8):
   return jnp.stack([pick(ys), pick(xs)], axis=-1).astype(jnp.int32)
 
 
+def features(image, gradients: bool):
+  """The channels patches are compared on: RGB [H, W, 3], and with
+  `gradients` their central differences / 2 along y and x [H, W, 9] (as
+  PatchMatch's inpainting: edges count as much as colours)."""
+  if not gradients:
+    return image
+  p = jnp.pad(image, ((1, 1), (1, 1), (0, 0)), mode='edge')
+  gy = (p[2:, 1:-1] - p[:-2, 1:-1]) / 2.0
+  gx = (p[1:-1, 2:] - p[1:-1, :-2]) / 2.0
+  return jnp.concatenate([image, gy, gx], axis=-1)
+
+
+# PatchMatch's similarity of a patch distance (mean squared difference per
+# pixel and channel, in [0, 1] units) at 0, 0.01, ..., 0.1: ~0 past 0.06.
+_SIMILARITY = (1.0, 0.99, 0.96, 0.83, 0.38, 0.11, 0.02, 0.005, 0.0006,
+               0.0001, 0.0)
+
+
+def similarity(dist, scale, relative: bool, sharpness: float):
+  """Vote weights of patch distances [th, tw] (inf: no match).
+
+  relative: exp(-d / (sharpness * the level's mean d)); else PatchMatch's
+  fixed table of d / scale (scale: the patch's pixels x channels), which
+  falls steeply past 0.04 whatever the level's typical distance."""
+  finite = jnp.isfinite(dist)
+  if relative:
+    mean = jnp.maximum(
+        jnp.sum(jnp.where(finite, dist, 0.0))
+        / jnp.maximum(jnp.sum(finite), 1), 1e-8)
+    return jnp.where(finite, jnp.exp(-dist / (sharpness * mean)), 0.0)
+  t = jnp.where(finite, dist / scale, 1.0) * 100.0
+  table = jnp.array(_SIMILARITY + (0.0,), jnp.float32)
+  j = jnp.clip(jnp.floor(t), 0, len(_SIMILARITY)).astype(jnp.int32)
+  frac = jnp.clip(t - j, 0.0, 1.0)
+  w = table[j] + frac * (table[jnp.minimum(j + 1, len(_SIMILARITY))]
+                         - table[j])
+  # A floor keeps pixels whose every vote is poor from losing all weight.
+  return jnp.where(finite, jnp.maximum(w, 1e-6), 0.0)
+
+
 def _pca_filters(key, image, valid, patch: int, dims: int, samples: int):
-  """Conv filters [p, p, 3, dims]: the top principal axes of the patches."""
+  """Conv filters [p, p, C, dims]: the top principal axes of the patches."""
   coords = _sample_valid(key, valid, (samples,))
   offs = jnp.array(_offsets(patch), jnp.int32)
   h, w = valid.shape
   ys = jnp.clip(coords[:, None, 0] + offs[None, :, 0], 0, h - 1)
   xs = jnp.clip(coords[:, None, 1] + offs[None, :, 1], 0, w - 1)
-  x = image[ys, xs].reshape(samples, -1)          # [S, p*p*3]
+  x = image[ys, xs].reshape(samples, -1)          # [S, p*p*C]
   ok = valid[coords[:, 0], coords[:, 1]].astype(jnp.float32)[:, None]
   n = jnp.maximum(jnp.sum(ok), 1.0)
   x = (x - jnp.sum(x * ok, axis=0) / n) * ok
   cov = x.T @ x / n
   _, vecs = jnp.linalg.eigh(cov)                  # ascending eigenvalues
-  basis = vecs[:, ::-1][:, :dims]                 # [p*p*3, dims]
-  return basis.reshape(patch, patch, 3, dims)
+  basis = vecs[:, ::-1][:, :dims]                 # [p*p*C, dims]
+  return basis.reshape(patch, patch, image.shape[-1], dims)
 
 
 def _conv(x, filters, padding):
@@ -159,54 +199,79 @@ def _search(key, ft, fs, valid, nnf, dist, iters, coherence: float):
   return jax.lax.fori_loop(0, iters, body, (nnf, dist))
 
 
-def _vote(source, nnf, dist, patch: int, sharpness: float):
-  """Every target pixel: the weighted mean of the source pixels that the
-  `patch` x `patch` patches around it point to.  Weights favour good
-  matches (Wexler)."""
+def _vote(source, nnf, weight, patch: int, best: bool = False):
+  """Every target pixel from the source pixels that the `patch` x `patch`
+  patches around it point to: their mean weighted by `weight` [th, tw]
+  (Wexler), or with `best` the one pixel of the heaviest patch (PatchMatch's
+  last vote at full size: a copy, never an average, so it stays sharp)."""
   r = patch // 2
   th, tw = nnf.shape[:2]
   h, w = source.shape[:2]
-  finite = jnp.isfinite(dist)
-  scale = jnp.maximum(
-      jnp.sum(jnp.where(finite, dist, 0.0)) / jnp.maximum(jnp.sum(finite), 1),
-      1e-8)
-  weight = jnp.where(finite, jnp.exp(-dist / (sharpness * scale)), 0.0)
   pn = jnp.pad(nnf, ((r, r), (r, r), (0, 0)), mode='edge')
   pw = jnp.pad(weight, r)
 
-  def add(i, carry):
-    acc, total = carry
+  def covering(i):
     dy, dx = i // patch - r, i % patch - r
     # The patch centred at p - d covers p with its pixel d.
     n = jax.lax.dynamic_slice(pn, (r - dy, r - dx, 0), (th, tw, 2))
     wt = jax.lax.dynamic_slice(pw, (r - dy, r - dx), (th, tw))
     ys = jnp.clip(n[..., 0] + dy, 0, h - 1)
     xs = jnp.clip(n[..., 1] + dx, 0, w - 1)
-    return acc + wt[..., None] * source[ys, xs], total + wt
+    return source[ys, xs], wt
+
+  def add(i, carry):
+    acc, total = carry
+    colour, wt = covering(i)
+    if best:
+      take = wt > total
+      return (jnp.where(take[..., None], colour, acc),
+              jnp.where(take, wt, total))
+    return acc + wt[..., None] * colour, total + wt
 
   acc, total = jax.lax.fori_loop(
       0, patch * patch, add, (jnp.zeros((th, tw, source.shape[-1])),
                               jnp.zeros((th, tw))))
+  if best:
+    return acc, total > 0
   return acc / jnp.maximum(total, 1e-12)[..., None], total > 0
 
 
+def _trust(dist, box_hole, factor: float):
+  """Per target pixel [th, tw], how far the guide may pull: 1 where the
+  match is typical for the hole, falling where no source patch resembles
+  the target (distance far above the hole's median: the guide proposes
+  something the photo does not have)."""
+  if factor <= 0:
+    return jnp.ones_like(dist)
+  ok = box_hole & jnp.isfinite(dist)
+  median = jnp.nanquantile(jnp.where(ok, dist, jnp.nan), 0.5)
+  median = jnp.where(jnp.isfinite(median), median, 1.0)
+  ratio = jnp.where(ok, dist / jnp.maximum(factor * median, 1e-12), 0.0)
+  return 1.0 / (1.0 + jnp.square(ratio))
+
+
 @functools.partial(jax.jit, static_argnames=('box_shape', 'settings',
-                                             'sigma', 'vote_patch'))
+                                             'sigma', 'vote_patch', 'best'))
 def level(key, image, hole, inside, guide, current, nnf, box_origin, rounds,
-           iters, vote_first, *, box_shape: Tuple[int, int],
-           settings, sigma: float, vote_patch: int):
+           iters, vote_first, guide_weight, *, box_shape: Tuple[int, int],
+           settings, sigma: float, vote_patch: int, best: bool = False):
   """One pyramid level on padded [H, W] arrays; the targets are the box
   [box_origin, box_origin + box_shape); settings: a hashable
-  patch_synthesis.Settings.  Returns (current, nnf, dist)."""
+  patch_synthesis.Settings; guide_weight: this level's pull towards the
+  guide; best: the last round votes best-only.  Returns (current, nnf,
+  dist)."""
   p = settings.patch
   r = p // 2
   th, tw = box_shape
-  valid = valid_sources(hole, inside, p)
+  grads = settings.gradients
+  valid = valid_sources(hole, inside, p + 2 if grads else p)
   guide_low = _box_blur(guide, sigma)
   k_pca, k_init, k_search = jax.random.split(key, 3)
-  filters = _pca_filters(k_pca, image, valid, p, settings.dims,
+  fimage = features(image, grads)
+  scale = float(p * p * fimage.shape[-1])
+  filters = _pca_filters(k_pca, fimage, valid, p, settings.dims,
                          settings.samples)
-  fs = _conv(image, filters, 'SAME')
+  fs = _conv(fimage, filters, 'SAME')
   y0, x0 = box_origin[0], box_origin[1]
   box_hole = jax.lax.dynamic_slice(hole, (y0, x0), (th, tw))
 
@@ -215,20 +280,29 @@ def level(key, image, hole, inside, guide, current, nnf, box_origin, rounds,
     new = jnp.where((box_hole & ok)[..., None], voted, old)
     return jax.lax.dynamic_update_slice(cur, new, (y0, x0, 0))
 
-  def target_features(cur):
-    t = cur + settings.guide_weight * (guide_low - _box_blur(cur, sigma))
-    t = jnp.pad(t, ((r, r), (r, r), (0, 0)), mode='edge')
-    t = jax.lax.dynamic_slice(t, (y0, x0, 0), (th + 2 * r, tw + 2 * r, 3))
+  def target_features(cur, trust):
+    pull = jax.lax.dynamic_update_slice(
+        jnp.ones(cur.shape[:2]), trust, (y0, x0)) * guide_weight
+    t = cur + pull[..., None] * (guide_low - _box_blur(cur, sigma))
+    t = jnp.pad(features(t, grads), ((r, r), (r, r), (0, 0)), mode='edge')
+    t = jax.lax.dynamic_slice(t, (y0, x0, 0),
+                              (th + 2 * r, tw + 2 * r, t.shape[-1]))
     return _conv(t, filters, 'VALID')
 
-  def vote(cur, nnf, dist):
-    voted, ok = _vote(image, nnf, dist, vote_patch, settings.sharpness)
+  def vote(cur, nnf, dist, best_only=False):
+    if best_only:
+      weight = jnp.where(jnp.isfinite(dist), 1.0 / (1e-9 + dist), 0.0)
+    else:
+      weight = similarity(dist, scale, settings.relative_weights,
+                          settings.sharpness)
+    voted, ok = _vote(image, nnf, weight, vote_patch, best_only)
     return write(cur, voted, ok)
 
   # The NNF carried up from the coarser level (or random) competes with a
   # fresh random match per pixel.
   dist = jnp.full((th, tw), jnp.inf)
-  ft = target_features(current)
+  ones = jnp.ones((th, tw))
+  ft = target_features(current, ones)
   nnf, dist = _improve(ft, fs, valid, nnf, dist, nnf)
   nnf, dist = _improve(ft, fs, valid, nnf, dist,
                        _sample_valid(k_init, valid, (th, tw)))
@@ -237,13 +311,20 @@ def level(key, image, hole, inside, guide, current, nnf, box_origin, rounds,
                          dist)
 
   def round_(i, carry):
-    current, nnf, _ = carry
-    ft = target_features(current)
+    current, nnf, dist = carry
+    ft = target_features(current,
+                         _trust(dist, box_hole, settings.guide_trust))
     dist = _distance(ft, fs, nnf)
     dist = jnp.where(valid[nnf[..., 0], nnf[..., 1]], dist, jnp.inf)
     nnf, dist = _search(jax.random.fold_in(k_search, i), ft, fs, valid, nnf,
                         dist, iters, settings.coherence)
-    return vote(current, nnf, dist), nnf, dist
+    if best:
+      current = jax.lax.cond(i == rounds - 1,
+                             lambda c: vote(c, nnf, dist, True),
+                             lambda c: vote(c, nnf, dist), current)
+    else:
+      current = vote(current, nnf, dist)
+    return current, nnf, dist
 
   return jax.lax.fori_loop(0, rounds, round_, (current, nnf, dist))
 
@@ -257,8 +338,7 @@ def vote_level(image, hole, inside, current, nnf, box_origin, *,
   y0, x0 = box_origin[0], box_origin[1]
   valid = valid_sources(hole, inside, 1)
   ok_match = valid[nnf[..., 0], nnf[..., 1]]
-  dist = jnp.where(ok_match, 1.0, jnp.inf)
-  voted, ok = _vote(image, nnf, dist, vote_patch, 1.0)
+  voted, ok = _vote(image, nnf, ok_match.astype(jnp.float32), vote_patch)
   box_hole = jax.lax.dynamic_slice(hole, (y0, x0), (th, tw))
   old = jax.lax.dynamic_slice(current, (y0, x0, 0), (th, tw, 3))
   new = jnp.where((box_hole & ok)[..., None], voted, old)

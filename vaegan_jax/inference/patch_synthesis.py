@@ -49,6 +49,13 @@ class Settings(NamedTuple):
   whole_side: int = 256     # levels up to this search the whole level
   samples: int = 1024       # patches that estimate the PCA
   max_search_side: int = 1024  # larger levels only vote the carried match
+  gradients: bool = False   # patches compared on RGB + x/y gradients
+  relative_weights: bool = True  # vote weights by the level's mean distance
+  #   (else PatchMatch's fixed table of the distance)
+  best_final: bool = False  # the last vote at full size: best patch only
+  guide_fade: bool = False  # the pull falls linearly to 0 at the finest two
+  guide_trust: float = 0.0  # pull drops where the match is > this x median
+  finish: bool = False      # seams removed at full size (whole_photo)
 
 
 def _fast_key(key):
@@ -118,6 +125,7 @@ def synthesize(image, hole, guide, key, settings: Settings = Settings()):
   """
   r = settings.patch // 2
   levels = pyramid(image, hole, settings.min_side)
+  coarsest = max(len(levels) - 1, 1)
   nnf_full = prev_hw = current = None
   for depth in range(len(levels) - 1, -1, -1):
     img, hl = levels[depth]
@@ -154,6 +162,9 @@ def synthesize(image, hole, guide, key, settings: Settings = Settings()):
       nnf = np.stack([np.round(off_y) + (np.arange(th) + y0)[:, None],
                       np.round(off_x) + (np.arange(tw) + x0)[None, :]],
                      axis=-1).astype(np.int32)
+    weight = settings.guide_weight
+    if settings.guide_fade:
+      weight *= min(1.0, max(0.0, (depth - 1) / max(coarsest - 1, 1)))
     rounds = max(settings.min_rounds, min(settings.max_rounds, 1 + 2 * depth))
     iters = max(settings.min_rounds, min(settings.max_iters, 1 + depth))
     vote_patch = ((settings.final_vote_patch if depth == 0 else 0)
@@ -172,8 +183,9 @@ def synthesize(image, hole, guide, key, settings: Settings = Settings()):
           jnp.asarray(inside), jnp.asarray(_pad_to(guide_up, (hp, wp))),
           jnp.asarray(current_p), jnp.asarray(nnf),
           jnp.asarray([y0, x0], jnp.int32), rounds, iters,
-          nnf_full is not None, box_shape=(th, tw), settings=settings,
-          sigma=float(sigma), vote_patch=vote_patch)
+          nnf_full is not None, jnp.float32(weight), box_shape=(th, tw),
+          settings=settings, sigma=float(sigma), vote_patch=vote_patch,
+          best=settings.best_final and depth == 0)
     full = np.stack(np.meshgrid(np.arange(hp), np.arange(wp), indexing='ij'),
                     axis=-1).astype(np.int32)
     full[y0:y0 + th, x0:x0 + tw] = np.asarray(nnf)

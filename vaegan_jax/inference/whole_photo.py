@@ -284,6 +284,8 @@ def _synthesize_group(model, out, hole, work_size, key, check_memory,
   guide = coarse_fill(model, region, region_hole, p.scales[0], key)
   result = patch_synthesis.synthesize(region, region_hole, guide,
                                       synthesis_key, settings)
+  if settings.finish:  # Copy seams and any step at the border removed.
+    result = seam_correct(result, region, region_hole)
   out[y0:y1, x0:x1] = np.where(region_hole[..., None], result, region)
 
 
