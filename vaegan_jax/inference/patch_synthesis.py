@@ -56,6 +56,7 @@ class Settings(NamedTuple):
   guide_fade: bool = False  # the pull falls linearly to 0 at the finest two
   guide_trust: float = 0.0  # pull drops where the match is > this x median
   finish: bool = False      # seams removed at full size (whole_photo)
+  shrink_holes: bool = False  # coarse holes shrink (PatchMatch's pyramid)
 
 
 def _fast_key(key):
@@ -86,17 +87,44 @@ def _dilate(hole, r):
   return ndimage.binary_dilation(hole, np.ones((2 * r + 1, 2 * r + 1), bool))
 
 
-def pyramid(image, hole, min_side: int):
+# PatchMatch's downsampling kernel (binomial-like, 6 taps): a coarse pixel
+# averages the visible pixels of a 6 x 6 window.
+_KERNEL = np.array([1, 5, 10, 10, 5, 1], np.float32)
+
+
+def _shrink_level(img, hl):
+  """One level down, PatchMatch's way: a coarse pixel is a hole only if
+  its whole 6 x 6 window was, so the hole shrinks level by level and the
+  coarsest levels are whole images of the visible colours."""
+  import cv2  # pylint: disable=g-import-not-at-top
+  known = (~hl).astype(np.float32)
+  k = _KERNEL / _KERNEL.sum()
+  # Centred on (2y + 0.5, 2x + 0.5): taps -2..3 around the even pixel.
+  def blur(x):
+    return cv2.sepFilter2D(x, -1, k, k, anchor=(2, 2),
+                           borderType=cv2.BORDER_CONSTANT)
+  wsum = blur(known)
+  col = blur(img * known[..., None]).reshape(img.shape)
+  h, w = (hl.shape[0] + 1) // 2, (hl.shape[1] + 1) // 2
+  wsum, col = wsum[::2, ::2][:h, :w], col[::2, ::2][:h, :w]
+  coarse = col / np.maximum(wsum, 1e-8)[..., None]
+  return coarse.astype(np.float32), wsum <= 1e-6
+
+
+def pyramid(image, hole, min_side: int, shrink: bool = False):
   """[(image, hole)] from fine to coarse, halving while the short side
   stays >= min_side.  Colours average the visible pixels only; a coarse
-  pixel is a hole if half of it or more was (a hole grown at every level
-  would leave the coarse levels nothing to copy from)."""
+  pixel is a hole if half of it or more was, or with `shrink` only if all
+  of its window was (_shrink_level)."""
   levels = [(np.asarray(image, np.float32), np.asarray(hole, bool))]
   while True:
     img, hl = levels[-1]
     hw = ((hl.shape[0] + 1) // 2, (hl.shape[1] + 1) // 2)
     if min(hw) < min_side:
       return levels
+    if shrink:
+      levels.append(_shrink_level(img, hl))
+      continue
     known = (~hl).astype(np.float32)
     k = _resize(known, hw)
     c = _resize(img * known[..., None], hw) / np.maximum(k, 1e-6)[..., None]
@@ -124,7 +152,7 @@ def synthesize(image, hole, guide, key, settings: Settings = Settings()):
     float32 [H, W, 3]: `image` with its hole filled; known pixels unchanged.
   """
   r = settings.patch // 2
-  levels = pyramid(image, hole, settings.min_side)
+  levels = pyramid(image, hole, settings.min_side, settings.shrink_holes)
   coarsest = max(len(levels) - 1, 1)
   nnf_full = prev_hw = current = None
   for depth in range(len(levels) - 1, -1, -1):
