@@ -46,8 +46,10 @@ def load_sets(config, split: str, photos: int, crops: int):
   data = eval_sets.load_eval_photos(config, split=split)
   n = len(data['image'])
   pick = np.linspace(0, n - 1, min(photos, n)).round().astype(int)
-  sets = {'photo': ([data['image'][i] for i in pick],
-                    [data['mask'][i] for i in pick])}
+  sets = {}
+  if photos:
+    sets['photo'] = ([data['image'][i] for i in pick],
+                     [data['mask'][i] for i in pick])
   if crops:
     views, _ = held_out.CROP_VIEWS['large']
     c = eval_sets.load_eval_data(config, num_masks_per_image=1, split=split,

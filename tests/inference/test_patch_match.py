@@ -43,3 +43,55 @@ def test_search_recovers_a_translation():
   inner = (slice(8, 56), slice(8, 56))  # away from the wrapped border
   right = np.all(offset[inner] == (5, -7), axis=-1)
   assert right.mean() > 0.95
+
+
+def test_best_vote_copies_one_source_pixel_and_the_mean_averages():
+  """The best-only vote gives each pixel the colour of its heaviest
+  covering patch: a pixel of the source, never a blend."""
+  rng = np.random.default_rng(2)
+  src = rng.random((20, 20, 3)).astype(np.float32)
+  nnf = rng.integers(3, 17, (8, 8, 2)).astype(np.int32)
+  weight = rng.random((8, 8)).astype(np.float32) + 0.1
+  best, ok = pm._vote(jnp.asarray(src), jnp.asarray(nnf), jnp.asarray(weight),
+                      3, best=True)
+  mean, _ = pm._vote(jnp.asarray(src), jnp.asarray(nnf), jnp.asarray(weight),
+                     3)
+  best, mean = np.asarray(best), np.asarray(mean)
+  assert np.asarray(ok).all()
+  # Check one interior pixel by hand: the heaviest of its 9 covering patches.
+  y, x = 4, 5
+  cands = [(weight[y - dy, x - dx], src[nnf[y - dy, x - dx, 0] + dy,
+                                        nnf[y - dy, x - dx, 1] + dx])
+           for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+  np.testing.assert_allclose(best[y, x], max(cands, key=lambda c: c[0])[1])
+  colours = src.reshape(-1, 3)
+  is_source = lambda c: np.abs(colours - c).sum(-1).min() < 1e-6
+  assert all(is_source(c) for c in best.reshape(-1, 3))
+  assert not any(is_source(c) for c in mean[1:-1, 1:-1].reshape(-1, 3))
+
+
+def test_similarity_table_falls_steeply_and_relative_follows_the_mean():
+  scale = 100.0
+  d = jnp.array([0.0, 1.0, 4.0, 6.0, 20.0, jnp.inf]) * scale / 100.0
+  w = np.asarray(pm.similarity(d, scale, False, 1.0))
+  np.testing.assert_allclose(w[:4], [1.0, 0.99, 0.38, 0.02], atol=1e-6)
+  assert w[4] < 1e-5 and w[5] == 0.0
+  assert np.all(np.diff(w[:5]) < 0)
+  r = np.asarray(pm.similarity(jnp.array([1.0, 2.0, 3.0]), 1.0, True, 1.0))
+  np.testing.assert_allclose(r, np.exp(-np.array([0.5, 1.0, 1.5])),
+                             rtol=1e-6)
+
+
+def test_gradient_features_and_trust():
+  img = jnp.asarray(np.tile(np.arange(6, dtype=np.float32)[None, :, None],
+                            (4, 1, 3)))
+  f = np.asarray(pm.features(img, True))
+  assert f.shape == (4, 6, 9)
+  np.testing.assert_allclose(f[:, 1:-1, 6:], 1.0)  # (x+1 - (x-1)) / 2
+  np.testing.assert_allclose(f[:, :, 3:6], 0.0)    # flat along y
+  assert pm.features(img, False) is img
+  dist = jnp.array([[1.0, 1.0, 1.0, 30.0]])
+  hole = jnp.ones((1, 4), bool)
+  t = np.asarray(pm._trust(dist, hole, 3.0))
+  assert t[0, 0] > 0.8 and t[0, 3] < 0.05
+  np.testing.assert_array_equal(np.asarray(pm._trust(dist, hole, 0.0)), 1.0)

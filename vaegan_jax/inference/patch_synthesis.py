@@ -32,31 +32,32 @@ import numpy as np
 from vaegan_jax.inference import patch_match as pm
 
 class Settings(NamedTuple):
-  """How the texture is synthesised (defaults: docs/quality.md)."""
-  patch: int = 11           # patch side (odd), pixels at every level
+  """How the texture is synthesised (defaults and their ablation:
+  docs/quality.md)."""
+  patch: int = 7            # patch side (odd), pixels at every level
   dims: int = 24            # PCA dimensions of a patch
   max_rounds: int = 7       # search + vote rounds: 1 + 2 * depth, at most
-  max_iters: int = 3        # PatchMatch iterations per round: 1 + depth
+  max_iters: int = 7        # PatchMatch iterations per round: 1 + depth
   min_rounds: int = 1       # rounds and iterations at least
   coherence: float = 1.1    # a neighbour's match within this x is taken
   guide_weight: float = 0.5  # pull of the low frequencies to the guide
   guide_sigma: float = 2.0  # blur (guide pixels) that the pull sees
-  sharpness: float = 1.0    # vote weights exp(-d / (sharpness * mean d))
-  vote_patch: int = 5       # patches that vote for a pixel (0: `patch`)
-  final_vote_patch: int = 3  # ... at full size (0: `vote_patch`)
-  min_side: int = 16        # the coarsest level's short side
+  sharpness: float = 1.0    # relative weights exp(-d / (sharpness * mean d))
+  vote_patch: int = 0       # patches that vote for a pixel (0: `patch`)
+  final_vote_patch: int = 0  # ... at full size (0: `vote_patch`)
+  min_side: int = 8         # the coarsest level's short side
   small_side: int = 64      # levels up to this share one padded shape
   whole_side: int = 256     # levels up to this search the whole level
   samples: int = 1024       # patches that estimate the PCA
   max_search_side: int = 1024  # larger levels only vote the carried match
   gradients: bool = False   # patches compared on RGB + x/y gradients
-  relative_weights: bool = True  # vote weights by the level's mean distance
-  #   (else PatchMatch's fixed table of the distance)
-  best_final: bool = False  # the last vote at full size: best patch only
-  guide_fade: bool = False  # the pull falls linearly to 0 at the finest two
-  guide_trust: float = 0.0  # pull drops where the match is > this x median
-  finish: bool = False      # seams removed at full size (whole_photo)
-  shrink_holes: bool = False  # coarse holes shrink (PatchMatch's pyramid)
+  relative_weights: bool = False  # vote weights by the level's mean
+  #   distance (else PatchMatch's fixed table of the distance)
+  best_final: bool = True   # the last vote at full size: best patch only
+  guide_fade: bool = True   # the pull falls linearly to 0 at the finest two
+  guide_trust: float = 3.0  # pull drops where the match is > this x median
+  finish: bool = True       # seams removed at full size (whole_photo)
+  shrink_holes: bool = True  # coarse holes shrink (PatchMatch's pyramid)
 
 
 def _fast_key(key):
