@@ -9,7 +9,7 @@ side by side with the model on the same images and masks:
                         classical method that copies real texture;
   patchmatch            PatchMatch (Barnes et al. 2009, pypatchmatch): the
                         other texture copier, nearest patches found by a
-                        randomised search; 11 x 11 patches (patch_size=5, a
+                        randomised search; 7 x 7 patches (patch_size=3, a
                         radius), seed 0, so every run gives the same row;
   oracle                NOT a method (it reads the hidden pixels): biharmonic
                         plus the truth's own high band T - gauss(T, 2),
@@ -29,8 +29,9 @@ METHODS = ('telea', 'navier_stokes', 'biharmonic', 'mean', 'shiftmap',
            'patchmatch', 'oracle', 'pyramid', 'harmonic')
 ORACLE_SIGMA = 2.0  # pixels: the oracle's texture band.
 _CV2_RADIUS = 3  # OpenCV's usual neighbourhood radius, in pixels.
-# pypatchmatch's patch_size is a radius: 5 compares 11 x 11 patches.
-PATCHMATCH_PATCH_SIZE = 5
+# pypatchmatch's patch_size is a radius: 3 compares 7 x 7 patches (its best
+# on the held-out 256 px crops; docs/quality.md has radius 3, 5 and 7).
+PATCHMATCH_PATCH_SIZE = 3
 PATCHMATCH_SEED = 0
 
 
