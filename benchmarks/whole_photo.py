@@ -7,7 +7,8 @@
 
 The held-out photos (long side <= 1024, their object-like eval holes, as in
 eval.py's photo mode).  For each: the first and the median warm time of
-`inpaint`, and scikit-image's biharmonic on the same photo and hole.  Then
+`inpaint`, and scikit-image's biharmonic and PatchMatch (eval.py's radius)
+on the same photo and hole.  Then
 a cold run of the file CLI in a fresh process (empty compile cache), its
 wall time and peak memory, and one 12-megapixel photo (an upscaled held-out
 photo with its hole), which must finish or raise MemoryError.  Peak memory
@@ -96,19 +97,24 @@ def main():
     bih = bench_util.median(bench_util.timed(
         lambda: baselines.inpaint_classical('biharmonic', image[None],
                                             hole[None]), 1))
+    pm = bench_util.median(bench_util.timed(
+        lambda: baselines.inpaint_classical('patchmatch', image[None],
+                                            hole[None]), repeats))
     per_photo.append(dict(name=name, shape=image.shape[:2],
                           hole=float(hole.mean()), first_s=first,
-                          warm_s=warm, biharmonic_s=bih))
+                          warm_s=warm, biharmonic_s=bih, patchmatch_s=pm))
     rows.append((name, '{}x{}'.format(*image.shape[:2]), f'{hole.mean():.0%}',
-                 first, warm, bih, warm / bih))
+                 first, warm, bih, pm, warm / bih, warm / pm))
   bench_util.print_table(
       f'whole photos, seconds (median of {repeats} warm calls)',
-      ['photo', 'size', 'hole', 'first', 'warm', 'biharmonic',
-       'warm/biharmonic'], rows)
+      ['photo', 'size', 'hole', 'first', 'warm', 'biharmonic', 'PatchMatch',
+       'warm/biharmonic', 'warm/PatchMatch'], rows)
   ratios = [r['warm_s'] / r['biharmonic_s'] for r in per_photo]
+  pm_ratios = [r['warm_s'] / r['patchmatch_s'] for r in per_photo]
   results = {'photos': per_photo,
              'median_warm_over_biharmonic': bench_util.median(ratios),
-             'max_warm_over_biharmonic': max(ratios)}
+             'max_warm_over_biharmonic': max(ratios),
+             'median_warm_over_patchmatch': bench_util.median(pm_ratios)}
 
   image, hole = data['image'][0], data['mask'][0][..., 0] > 0.5
   cli_s, cli_peak = _cold_cli(args.workdir, image[:max_side, :max_side],

@@ -21,7 +21,8 @@ CASES = [
     ('masks', [], ['median', 'rates']),
     ('inpaint', [], ['sizes', 'sweep']),
     ('whole_photo', [], ['photos', 'median_warm_over_biharmonic',
-                         'cold_cli_s', 'large_outcome', 'peak_gib']),
+                         'median_warm_over_patchmatch', 'cold_cli_s',
+                         'large_outcome', 'peak_gib']),
     ('serve_12mp', [], ['open_s', 'paint_ms_per_segment_median',
                         'mask_to_png_ms', 'page_fill_s', 'inpaint_s']),
 ]

@@ -95,3 +95,29 @@ def test_gradient_features_and_trust():
   t = np.asarray(pm._trust(dist, hole, 3.0))
   assert t[0, 0] > 0.8 and t[0, 3] < 0.05
   np.testing.assert_array_equal(np.asarray(pm._trust(dist, hole, 0.0)), 1.0)
+
+
+def test_a_carried_match_is_kept_unless_fresh_start():
+  """With no rounds, a level only votes the match carried up from the
+  coarser level; fresh_start lets random matches replace it first."""
+  from vaegan_jax.inference import patch_synthesis as ps  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(3)
+  img = jnp.asarray(rng.random((32, 32, 3)).astype(np.float32))
+  hole = np.zeros((32, 32), bool)
+  hole[10:20, 10:20] = True
+  inside = np.ones((32, 32), bool)
+  grid = np.stack(np.meshgrid(np.arange(32), np.arange(32), indexing='ij'),
+                  -1)
+  carried = np.where(hole[..., None], grid + [0, 12], grid).astype(np.int32)
+
+  def run(fresh):
+    s = ps.Settings(patch=5, dims=8, fresh_start=fresh)
+    _, nnf, _ = pm.level(
+        jax.random.key(0, impl='unsafe_rbg'), img, jnp.asarray(hole),
+        jnp.asarray(inside), img, img, jnp.asarray(carried),
+        jnp.array([0, 0], jnp.int32), 0, 1, True, jnp.float32(0.0),
+        box_shape=(32, 32), settings=s, sigma=1.0, vote_patch=5)
+    return np.asarray(nnf)
+
+  np.testing.assert_array_equal(run(False)[hole], carried[hole])
+  assert (run(True)[hole] != carried[hole]).any()

@@ -304,8 +304,10 @@ def level(key, image, hole, inside, guide, current, nnf, box_origin, rounds,
   ones = jnp.ones((th, tw))
   ft = target_features(current, ones)
   nnf, dist = _improve(ft, fs, valid, nnf, dist, nnf)
-  nnf, dist = _improve(ft, fs, valid, nnf, dist,
-                       _sample_valid(k_init, valid, (th, tw)))
+  fresh = _sample_valid(k_init, valid, (th, tw))
+  if not settings.fresh_start:  # Only where no match was carried up.
+    fresh = jnp.where(vote_first, nnf, fresh)
+  nnf, dist = _improve(ft, fs, valid, nnf, dist, fresh)
   # The carried match, voted with this level's pixels: sharp from the start.
   current = jax.lax.cond(vote_first, vote, lambda c, n, d: c, current, nnf,
                          dist)

@@ -58,6 +58,9 @@ class Settings(NamedTuple):
   guide_trust: float = 3.0  # pull drops where the match is > this x median
   finish: bool = True       # seams removed at full size (whole_photo)
   shrink_holes: bool = True  # coarse holes shrink (PatchMatch's pyramid)
+  fresh_start: bool = False  # a random match competes with the carried one
+  search_finest: bool = True  # the finest level searches (else: it votes
+  #   the carried match, as levels above max_search_side do)
 
 
 def _fast_key(key):
@@ -198,7 +201,8 @@ def synthesize(image, hole, guide, key, settings: Settings = Settings()):
     iters = max(settings.min_rounds, min(settings.max_iters, 1 + depth))
     vote_patch = ((settings.final_vote_patch if depth == 0 else 0)
                   or settings.vote_patch or settings.patch)
-    if nnf_full is not None and max(h, w) > settings.max_search_side:
+    if nnf_full is not None and (max(h, w) > settings.max_search_side or
+                                 (depth == 0 and not settings.search_finest)):
       out, nnf = pm.vote_level(
           jnp.asarray(_pad_to(img, (hp, wp))),
           jnp.asarray(_pad_to(hl, (hp, wp), mode='constant')),
