@@ -4,18 +4,21 @@ The network decides once, at the coarse scale it was trained for, what goes
 in the hole (structure, colour, which region to borrow from).  From there
 to full resolution every pyramid level is rebuilt from real patches of the
 visible region (Wexler et al. 2007; PatchMatch, Barnes et al. 2009):
-1. a nearest-neighbour field (NNF) maps every target pixel (one whose patch
-   touches the hole) to a source pixel whose patch is fully visible;
-2. it is found by vectorised PatchMatch: propagation as jump flooding
-   (every pixel tries its neighbours' matches at steps 8, 4, 2, 1, all at
-   once) and random search in shrinking windows;
+1. the pyramid is PatchMatch's inpainting pyramid: a coarse pixel is a hole
+   only if its whole 6 x 6 window was, so the hole shrinks level by level;
+2. a nearest-neighbour field (NNF) maps every target pixel (one whose patch
+   touches the hole) to a source pixel whose patch is fully visible, found
+   by vectorised PatchMatch: propagation as jump flooding (every pixel
+   tries its neighbours' matches at steps 8, 4, 2, 1, all at once) and
+   random search in shrinking windows;
 3. patch distances use a per-level PCA of the patches (a few numbers per
    pixel instead of p*p*3), computed by one convolution;
-4. the target is the current fill whose low frequencies are pulled towards
-   the network's fill (`guide_weight`): structure follows the network, the
-   detail comes from the photo;
-5. each level is rebuilt by voting: every pixel averages the source pixels
-   that the overlapping patches covering it point to;
+4. the network guides, it does not paint: the target's low frequencies are
+   pulled towards its fill with a weight that falls to zero at the finest
+   two levels and drops where no source patch resembles the target;
+5. each level is rebuilt by voting (PatchMatch's steep weights of the
+   match distance); the last vote at full size copies each pixel from its
+   best patch, never a blend;
 6. the NNF is carried up to the next level (offsets x 2) and refined there.
 Known pixels are never written.  Time and memory are bounded by the
 region around the hole, not the photo.  This module drives the pyramid;
@@ -44,7 +47,7 @@ class Settings(NamedTuple):
   guide_sigma: float = 2.0  # blur (guide pixels) that the pull sees
   sharpness: float = 1.0    # relative weights exp(-d / (sharpness * mean d))
   vote_patch: int = 0       # patches that vote for a pixel (0: `patch`)
-  final_vote_patch: int = 0  # ... at full size (0: `vote_patch`)
+  final_vote_patch: int = 3  # ... at full size (0: `vote_patch`)
   min_side: int = 8         # the coarsest level's short side
   small_side: int = 64      # levels up to this share one padded shape
   whole_side: int = 256     # levels up to this search the whole level
