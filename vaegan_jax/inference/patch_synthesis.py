@@ -43,7 +43,7 @@ class Settings(NamedTuple):
   max_iters: int = 7        # PatchMatch iterations per round: 1 + depth
   min_rounds: int = 1       # rounds and iterations at least
   coherence: float = 1.1    # a neighbour's match within this x is taken
-  guide_weight: float = 0.5  # pull of the low frequencies to the guide
+  guide_weight: float = 0.25  # pull of the low frequencies to the guide
   guide_sigma: float = 2.0  # blur (guide pixels) that the pull sees
   sharpness: float = 1.0    # relative weights exp(-d / (sharpness * mean d))
   vote_patch: int = 0       # patches that vote for a pixel (0: `patch`)
