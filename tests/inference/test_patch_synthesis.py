@@ -129,17 +129,6 @@ def test_nearby_sizes_share_compiled_levels():
   assert len(_COMPILES) == before
 
 
-def test_unknown_pixels_are_never_read():
-  img = _stripes(40, 44)
-  hole = np.zeros((40, 44), bool)
-  hole[12:28, 10:30] = True
-  guide = _smooth_guide(img, hole)
-  other = np.where(hole[..., None], 1.0 - img, img)
-  a = ps.synthesize(img, hole, guide, jax.random.PRNGKey(0), FAST)
-  b = ps.synthesize(other, hole, guide, jax.random.PRNGKey(0), FAST)
-  np.testing.assert_array_equal(a, b)
-
-
 def test_levels_above_the_search_size_copy_the_carried_match():
   """Large levels only vote the match carried up: texture that the searched
   levels resolve (period 12 px here) is copied in phase."""
