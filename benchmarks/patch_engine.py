@@ -150,6 +150,7 @@ def main():
   parser.add_argument('--save', default='',
                       help='a folder: each row\'s outputs as .npz')
   args = parser.parse_args()
+  parsed = {r: parse_row(r) for r in args.rows}  # Bad rows fail first.
   params = api.load_params(args.workdir)
   config = config_file.read(args.workdir)
   sets = load_sets(config, args.split, args.photos, args.crops)
@@ -166,7 +167,7 @@ def main():
         outs, secs = anchor_row(row, images, masks, args.cache,
                                 f'{args.split}_{tag}')
       else:
-        name, settings, network = parse_row(row)
+        name, settings, network = parsed[row]
         outs, secs = fill_row(params, images, masks, settings, network)
         if args.save:
           os.makedirs(args.save, exist_ok=True)
