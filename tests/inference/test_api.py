@@ -95,6 +95,23 @@ def test_num_samples_are_diverse(params):
   assert batched.shape == (2, 2, 16, 16, 3)
 
 
+@pytest.mark.heavy
+def test_default_fill_is_the_prior_mean_and_shares_the_samples_program(
+    params, monkeypatch):
+  monkeypatch.setattr(api, '_EXECUTABLES', collections.OrderedDict())
+  image = image_of((1, 16, 16, 3), np.float32)
+  mask = _mask(16, 16)[None]
+  out = api._model_fn(params)(image, mask, None)  # the default's model call
+  net = api.models.create_networks(params.model_config).inpainter
+  mean = net.apply({'params': params.params}, image * 2.0 - 1.0,
+                   mask[..., None].astype(np.float32), None,
+                   method='complete')  # noise None: z is the prior mean
+  mean = np.asarray((mean + 1.0) / 2.0)
+  np.testing.assert_allclose(out, mean, atol=1e-6)
+  api.inpaint(params, image, mask, texture='network', num_samples=1)
+  assert len(api._EXECUTABLES) == 1  # one program for mean and samples
+
+
 def test_bad_inputs_raise_value_error(params):
   image = image_of((16, 16, 3), np.float32)
   with pytest.raises(ValueError, match='mask'):

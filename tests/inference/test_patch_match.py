@@ -1,6 +1,7 @@
 """patch_match: the per-level PatchMatch kernels."""
 
 import jax
+import pytest
 import jax.numpy as jnp
 import numpy as np
 
@@ -116,8 +117,33 @@ def test_a_carried_match_is_kept_unless_fresh_start():
         jax.random.key(0, impl='unsafe_rbg'), img, jnp.asarray(hole),
         jnp.asarray(inside), img, img, jnp.asarray(carried),
         jnp.array([0, 0], jnp.int32), 0, 1, True, jnp.float32(0.0),
-        box_shape=(32, 32), settings=s, sigma=1.0, vote_patch=5)
+        jnp.int32(1), box_shape=(32, 32), settings=s, vote_patch=5)
     return np.asarray(nnf)
 
   np.testing.assert_array_equal(run(False)[hole], carried[hole])
   assert (run(True)[hole] != carried[hole]).any()
+
+
+@pytest.mark.parametrize('b', [1, 3, 7])
+def test_box_blur_keeps_the_mean_and_has_the_boxes_variance(b):
+  # Three boxes of 2b + 1 have variance 3 * ((2b + 1)**2 - 1) / 12 along
+  # each axis; b is traced, so one compiled blur serves every width.
+  x = np.zeros((64, 48, 3), np.float32)
+  x[32, 24] = 1.0
+  out = np.asarray(jax.jit(pm._box_blur)(jnp.asarray(x), jnp.int32(b)))
+  assert out.sum() == pytest.approx(3.0, rel=1e-4)
+  ys = np.arange(64)[:, None]
+  var_y = float((out[..., 0] * np.square(ys - 32)).sum())
+  assert var_y == pytest.approx(3 * ((2 * b + 1) ** 2 - 1) / 12, rel=1e-3)
+
+
+@pytest.mark.parametrize('sigma', [2.0, 5.0, 20.0])
+def test_blur_width_matches_the_gaussian_variance(sigma):
+  b = pm.blur_width(sigma)
+  assert 3 * ((2 * b + 1) ** 2 - 1) / 12 == pytest.approx(sigma ** 2, rel=0.5)
+
+
+def test_box_blur_of_zero_width_is_the_identity():
+  x = np.random.default_rng(0).random((16, 20, 3)).astype(np.float32)
+  np.testing.assert_array_equal(
+      np.asarray(pm._box_blur(jnp.asarray(x), jnp.int32(0))), x)

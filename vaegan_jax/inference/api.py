@@ -147,15 +147,18 @@ def _abstract(tree):
 
 
 def _executable(params: InpaintParams, shape: Tuple[int, int, int],
-                sampled: bool, fidelity: bool):
-  """The compiled model for padded [N, H, W]; MemoryError if it cannot fit."""
+                fidelity: bool):
+  """The compiled model for padded [N, H, W]; MemoryError if it cannot fit.
+
+  The prior mean is the sample of zero noise, so the default fill and
+  the samples share one compiled program.
+  """
   frozen = _frozen_model_config(params.model_config)
-  key = (frozen, shape, sampled, fidelity)
+  key = (frozen, shape, fidelity)
   if key not in _EXECUTABLES:
     n, h, w = shape
-    eps = (jax.ShapeDtypeStruct(
+    eps = jax.ShapeDtypeStruct(
         params.networks.inpainter.latent_shape(h, w, n), jnp.float32)
-           if sampled else None)
     compiled = _run_jit.lower(
         frozen, fidelity, _abstract(params.params),
         jax.ShapeDtypeStruct((n, h, w, 3), jnp.float32),
@@ -210,6 +213,14 @@ def _pad(x: np.ndarray, shape: Tuple[int, int, int]) -> np.ndarray:
   return x
 
 
+def _normal(key, shape) -> np.ndarray:
+  """Standard normal noise [*shape] float32 drawn on the host from a jax
+  key: the same key gives the same noise, and nothing is compiled (JAX's
+  normal sampler took 1-3 s to compile on a CPU)."""
+  seed = np.asarray(jax.random.key_data(key), np.uint32).ravel().tolist()
+  return np.random.default_rng(seed).standard_normal(shape, np.float32)
+
+
 def _model_fn(params: InpaintParams,
               fidelity: bool = False) -> whole_photo.ModelFn:
   """(images [B, h, w, 3] in [0, 1], holes [B, h, w], key) -> raw output.
@@ -223,12 +234,14 @@ def _model_fn(params: InpaintParams,
   def run(images, holes, key):
     n, h, w = holes.shape
     shape = (_bucket(n), _bucket(h, factor), _bucket(w, factor))
-    exe = _executable(params, shape, key is not None, fidelity)
+    exe = _executable(params, shape, fidelity)
     xp = _pad(images.astype(np.float32), shape)
     mp = _pad(holes[..., None].astype(np.float32), shape)
-    eps = None if key is None else jax.random.normal(
-        key, params.networks.inpainter.latent_shape(shape[1], shape[2],
-                                                    shape[0]))
+    latent = params.networks.inpainter.latent_shape(shape[1], shape[2],
+                                                    shape[0])
+    # z = mean + exp(logvar / 2) * eps: zero noise is the mean exactly.
+    eps = (np.zeros(latent, np.float32) if key is None
+           else _normal(key, latent))
     try:
       return np.asarray(exe(params.params, xp, mp, eps))[:n, :h, :w]
     except jax.errors.JaxRuntimeError as e:

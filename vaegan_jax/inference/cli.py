@@ -114,6 +114,7 @@ def _read_inputs(args):
 
 def main(argv=None):
   startup.quiet_native_logs()
+  startup.quick_cpu_compile()
   argv = sys.argv[1:] if argv is None else list(argv)
   if argv[:1] == ['serve']:
     from vaegan_jax.inference import serve  # pylint: disable=g-import-not-at-top

@@ -121,22 +121,30 @@ def _conv(x, filters, padding):
       precision=jax.lax.Precision.HIGHEST)[0]
 
 
-def _box_blur(x, sigma: float):
-  """About a Gaussian blur of [H, W, C]: three box filters (running sums),
-  edge-padded; cheap and quick to compile for any sigma (static)."""
+def blur_width(sigma: float) -> int:
+  """The half-width b of the three boxes (2b + 1 wide) that approximate a
+  Gaussian of `sigma`: three boxes have variance 3 * ((2b + 1)**2 - 1) / 12."""
   if sigma <= 0:
-    return x
-  # Three boxes of width 2b + 1 have variance 3 * ((2b + 1)**2 - 1) / 12.
-  b = max(1, int(round((math.sqrt(4.0 * sigma ** 2 + 1.0) - 1.0) / 2.0)))
+    return 0
+  return max(1, int(round((math.sqrt(4.0 * sigma ** 2 + 1.0) - 1.0) / 2.0)))
+
+
+def _box_blur(x, b):
+  """About a Gaussian blur of [H, W, C]: three box filters of half-width b
+  (a traced int32 >= 0, see blur_width; 0: no blur), edge-padded.  b is
+  traced so that photos of nearby sizes share one compiled level."""
   for axis in (0, 1):
+    n = x.shape[axis]
+    # The widest box that fits: edge padding beyond it changes nothing.
+    bb = jnp.clip(b, 1, n)
     for _ in range(3):
       pad = [(0, 0)] * 3
-      pad[axis] = (b + 1, b)
+      pad[axis] = (n + 1, n)
       c = jnp.cumsum(jnp.pad(x, pad, mode='edge'), axis=axis)
-      n = x.shape[axis]
-      hi = jax.lax.slice_in_dim(c, 2 * b + 1, 2 * b + 1 + n, axis=axis)
-      lo = jax.lax.slice_in_dim(c, 0, n, axis=axis)
-      x = (hi - lo) / (2 * b + 1)
+      # Sum of x[i - bb .. i + bb] = c[i + bb + n + 1] - c[i - bb + n].
+      hi = jax.lax.dynamic_slice_in_dim(c, n + 1 + bb, n, axis=axis)
+      lo = jax.lax.dynamic_slice_in_dim(c, n - bb, n, axis=axis)
+      x = jnp.where(b > 0, (hi - lo) / (2 * bb + 1).astype(x.dtype), x)
   return x
 
 
@@ -251,10 +259,11 @@ def _trust(dist, box_hole, factor: float):
 
 
 @functools.partial(jax.jit, static_argnames=('box_shape', 'settings',
-                                             'sigma', 'vote_patch', 'best'))
+                                             'vote_patch', 'best'))
 def level(key, image, hole, inside, guide, current, nnf, box_origin, rounds,
-           iters, vote_first, guide_weight, *, box_shape: Tuple[int, int],
-           settings, sigma: float, vote_patch: int, best: bool = False):
+           iters, vote_first, guide_weight, blur, *,
+           box_shape: Tuple[int, int], settings, vote_patch: int,
+           best: bool = False):
   """One pyramid level on padded [H, W] arrays; the targets are the box
   [box_origin, box_origin + box_shape); settings: a hashable
   patch_synthesis.Settings; guide_weight: this level's pull towards the
@@ -265,7 +274,7 @@ def level(key, image, hole, inside, guide, current, nnf, box_origin, rounds,
   th, tw = box_shape
   grads = settings.gradients
   valid = valid_sources(hole, inside, p + 2 if grads else p)
-  guide_low = _box_blur(guide, sigma)
+  guide_low = _box_blur(guide, blur)
   k_pca, k_init, k_search = jax.random.split(key, 3)
   fimage = features(image, grads)
   scale = float(p * p * fimage.shape[-1])
@@ -283,7 +292,7 @@ def level(key, image, hole, inside, guide, current, nnf, box_origin, rounds,
   def target_features(cur, trust):
     pull = jax.lax.dynamic_update_slice(
         jnp.ones(cur.shape[:2]), trust, (y0, x0)) * guide_weight
-    t = cur + pull[..., None] * (guide_low - _box_blur(cur, sigma))
+    t = cur + pull[..., None] * (guide_low - _box_blur(cur, blur))
     t = jnp.pad(features(t, grads), ((r, r), (r, r), (0, 0)), mode='edge')
     t = jax.lax.dynamic_slice(t, (y0, x0, 0),
                               (th + 2 * r, tw + 2 * r, t.shape[-1]))

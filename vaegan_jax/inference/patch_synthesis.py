@@ -219,8 +219,9 @@ def synthesize(image, hole, guide, key, settings: Settings = Settings()):
           jnp.asarray(inside), jnp.asarray(_pad_to(guide_up, (hp, wp))),
           jnp.asarray(current_p), jnp.asarray(nnf),
           jnp.asarray([y0, x0], jnp.int32), rounds, iters,
-          nnf_full is not None, jnp.float32(weight), box_shape=(th, tw),
-          settings=settings, sigma=float(sigma), vote_patch=vote_patch,
+          nnf_full is not None, jnp.float32(weight),
+          jnp.int32(pm.blur_width(sigma)), box_shape=(th, tw),
+          settings=settings, vote_patch=vote_patch,
           best=settings.best_final and depth == 0)
     full = np.stack(np.meshgrid(np.arange(hp), np.arange(wp), indexing='ij'),
                     axis=-1).astype(np.int32)
