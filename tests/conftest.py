@@ -73,3 +73,41 @@ def single_device_steps(config, nets, g_tx, d_tx):
                                 ema_decay=config.optim.ema_decay,
                                 axis_name=None))
   return d, g
+
+
+def image_of(shape, dtype=None, seed=0):
+  """Random pixels: uint8, or float in [0, 1) (float32 by default)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  dtype = np.float32 if dtype is None else dtype
+  rng = np.random.RandomState(seed)
+  if dtype == np.uint8:
+    return rng.randint(0, 256, shape).astype(np.uint8)
+  return rng.rand(*shape).astype(dtype)
+
+
+def batch_of(n, size, seed=0):
+  """A training batch: n random images [n, size, size, 3] in [0, 1) and a
+  hole mask [n, size, size, 1] (1 = hole) over their middle."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  rng = np.random.RandomState(seed)
+  image = rng.rand(n, size, size, 3).astype(np.float32)
+  mask = np.zeros((n, size, size, 1), np.float32)
+  mask[:, size // 4: size // 2 + size // 4, size // 4:3 * size // 4] = 1.0
+  return {'image': image, 'mask': mask}
+
+
+def unzero_kernels(params, seed=0, scale=0.05):
+  """Replaces all-zero conv kernels (zero-initialised residual convs) by
+  small random ones, as after a few training steps: at initialisation a
+  refining generator (model.vae.initial_fill) outputs its fill exactly, so
+  neither z nor anything upstream of the residual conv has an effect."""
+  # pylint: disable=g-import-not-at-top
+  import jax
+  import numpy as np
+  # pylint: enable=g-import-not-at-top
+  leaves, treedef = jax.tree_util.tree_flatten(params)
+  keys = jax.random.split(jax.random.PRNGKey(seed), len(leaves))
+  return jax.tree_util.tree_unflatten(treedef, [
+      scale * jax.random.normal(k, x.shape, x.dtype)
+      if x.ndim == 4 and not np.any(np.asarray(x)) else x
+      for k, x in zip(keys, leaves)])

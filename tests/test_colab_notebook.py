@@ -4,7 +4,7 @@ Its code cells are executed in order in one namespace, as a notebook kernel
 would; shell (!) and magic (%) lines become `pass` (no installing, no
 TensorBoard here); the cell tagged 'parameters' is followed by the shrink
 values; TFDS is mocked (no internet).  The run is also the dry run of
-configs/tpu_v3.py (test_tpu_v3.check_dry_run).
+configs/tpu_v3.py (tests/fixtures/tpu_dry_run.check_dry_run).
 """
 import json
 import os
@@ -16,8 +16,8 @@ import pytest
 import tensorflow_datasets as tfds
 
 from tests.conftest import ROOT
-from tests.training import test_tpu_v3
-from tests.training.test_tpu_v3 import SHRINK
+from tests.fixtures import tpu_dry_run
+from tests.fixtures.tpu_dry_run import SHRINK
 
 NOTEBOOK = os.path.join(ROOT, 'examples', 'colab_tpu.ipynb')
 
@@ -75,5 +75,5 @@ def test_notebook_runs_shrunk(tmp_path):
   assert np.abs(samples[0] - samples[1])[mask].mean() > 0
   for name in ('masked_filled_original.png', 'diverse_fills.png'):
     assert os.path.getsize(os.path.join(workdir, name)) > 0
-  test_tpu_v3.check_dry_run(workdir, namespace['state'],
+  tpu_dry_run.check_dry_run(workdir, namespace['state'],
                             namespace['TFDS_NAME'])

@@ -7,6 +7,7 @@ import jax.monitoring
 import numpy as np
 import pytest
 
+from tests.conftest import image_of, unzero_kernels
 from vaegan_jax.configs import test as test_config
 from vaegan_jax.inference import api
 from vaegan_jax.training import train_lib
@@ -20,27 +21,6 @@ def params():
       params=unzero_kernels({k: state.ema_params[k]
                              for k in ('prior', 'generator')}),
       model_config=config.model, step=0)
-
-
-def unzero_kernels(params, seed=0, scale=0.05):
-  """Replaces all-zero conv kernels (zero-initialised residual convs) by
-  small random ones, as after a few training steps: at initialisation a
-  refining generator (model.vae.initial_fill) outputs its fill exactly, so
-  neither z nor anything upstream of the residual conv has an effect."""
-  leaves, treedef = jax.tree_util.tree_flatten(params)
-  keys = jax.random.split(jax.random.PRNGKey(seed), len(leaves))
-  return jax.tree_util.tree_unflatten(treedef, [
-      scale * jax.random.normal(k, x.shape, x.dtype)
-      if x.ndim == 4 and not np.any(np.asarray(x)) else x
-      for k, x in zip(keys, leaves)])
-
-
-def image_of(shape, dtype=np.float32, seed=0):
-  """Random pixels: uint8, or float in [0, 1)."""
-  rng = np.random.RandomState(seed)
-  if dtype == np.uint8:
-    return rng.randint(0, 256, shape).astype(np.uint8)
-  return rng.rand(*shape).astype(dtype)
 
 
 def _mask(h, w):

@@ -7,8 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from tests.inference.test_api import image_of
-from tests.inference.test_api import unzero_kernels
+from tests.conftest import image_of, unzero_kernels
 from vaegan_jax.configs import test as test_config
 from vaegan_jax.inference import api
 from vaegan_jax.inference import inputs

@@ -31,12 +31,13 @@ class Client:
   def __init__(self, server):
     self.url = 'http://%s:%d' % server.server_address[:2]
 
-  def request(self, path, data=None, content_type='application/json'):
+  def request(self, path, data=None, content_type='application/json',
+              headers=None):
     """(status, decoded body) of a GET (data None) or POST."""
     if isinstance(data, dict):
       data = json.dumps(data).encode()
-    req = urllib.request.Request(self.url + path, data=data,
-                                 headers={'Content-Type': content_type})
+    req = urllib.request.Request(self.url + path, data=data, headers=dict(
+        {'Content-Type': content_type}, **(headers or {})))
     try:
       with urllib.request.urlopen(req, timeout=60) as response:
         status, body = response.status, response.read()
@@ -112,6 +113,75 @@ def test_page_and_a_fill_round_trip(client):
   assert not np.array_equal(outs[0][hole], outs[1][hole])
   status, thumb = client.request(f"/api/image/{job['results'][0]}/thumb.png")
   assert status == 200 and Image.open(io.BytesIO(thumb)).size == (64, 48)
+
+
+def test_requests_to_another_host_are_refused():
+  """DNS rebinding: a name that resolves to 127.0.0.1 but is not ours."""
+  server, client = _serve(_mean_fill)
+  try:
+    port = server.server_address[1]
+    for host, status in ((f'127.0.0.1:{port}', 200),
+                         (f'localhost:{port}', 200),
+                         (f'LOCALHOST.:{port}', 200),
+                         (f'[::1]:{port}', 200),
+                         (f'evil.example:{port}', 403),
+                         ('evil.example', 403),
+                         (f'127.0.0.1:{port + 1}', 403),
+                         (f'127.0.0.1.evil.example:{port}', 403),
+                         ('', 403)):
+      got, body = client.request('/', headers={'Host': host})
+      assert got == status, (host, body)
+      if status == 403:
+        assert 'own address' in body['error']
+    status, _ = client.request('/api/photo', _png(_photo()), 'image/png',
+                               headers={'Host': f'evil.example:{port}'})
+    assert status == 403 and not server.RequestHandlerClass.studio.images
+  finally:
+    server.shutdown()
+    server.server_close()
+
+
+def test_posts_from_another_origin_are_refused():
+  server, client = _serve(_mean_fill)
+  studio = server.RequestHandlerClass.studio
+  try:
+    port = server.server_address[1]
+    for origin in ('http://evil.example', f'http://evil.example:{port}',
+                   f'https://127.0.0.1:{port + 1}', 'null'):
+      status, body = client.request('/api/photo', _png(_photo()), 'image/png',
+                                    headers={'Origin': origin})
+      assert status == 403 and 'another origin' in body['error'], origin
+    assert not studio.images  # Nothing was stored.
+    status, info = client.request('/api/photo', _png(_photo()), 'image/png',
+                                  headers={'Origin': f'http://localhost:{port}'})
+    assert status == 200
+    hole = np.zeros((48, 64), bool)
+    hole[10:30, 20:40] = True
+    request = {'photo': info['id'], 'mask': _mask_url(hole)}
+    status, _ = client.request('/api/fill', request,
+                               headers={'Origin': 'http://evil.example'})
+    assert status == 403 and not studio.jobs
+    # A GET from anywhere only reads the page (the browser keeps the
+    # answer from the other origin's script); a client without Origin
+    # (curl, scripts) may post.
+    assert client.request('/', headers={'Origin': 'http://evil.example'}
+                          )[0] == 200
+    status, job = client.request('/api/fill', request)
+    assert status == 200 and _wait(client, job)['state'] == 'done'
+  finally:
+    server.shutdown()
+    server.server_close()
+
+
+def test_listening_on_every_address_accepts_any_host_name():
+  serve.check_addressed({'Host': 'my-workstation:8765'}, 'GET', '0.0.0.0',
+                        8765)
+  serve.check_addressed({'Host': 'my-workstation:8765',
+                         'Origin': 'http://my-workstation:8765'}, 'POST',
+                        '0.0.0.0', 8765)
+  with pytest.raises(serve.BadRequest, match='own address'):
+    serve.check_addressed({'Host': 'my-workstation:9999'}, 'GET', '0.0.0.0',
+                          8765)
 
 
 @pytest.mark.parametrize('case,status,match', [

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests import conftest
-from tests.training.test_train_lib import _batch
+from tests.conftest import batch_of
 from vaegan_jax.configs import test as test_config
 from vaegan_jax import models
 from vaegan_jax.models import registry
@@ -65,7 +65,7 @@ def test_new_generator_and_loss_term_from_the_docs(monkeypatch):
 
   # Two train steps: the new term is computed, logged and finite.
   d, g = conftest.single_device_steps(config, nets, g_tx, d_tx)
-  batch = _batch(config.batch_size, config.image_size)
+  batch = batch_of(config.batch_size, config.image_size)
   for _ in range(2):
     state, _ = d(state, batch)
     state, metrics = g(state, batch)

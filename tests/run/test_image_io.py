@@ -1,4 +1,4 @@
-"""PNG/JPEG writing and reading of vaegan_jax/images.py."""
+"""PNG/JPEG writing and reading of vaegan_jax/run/image_io.py."""
 import numpy as np
 from PIL import Image
 

@@ -8,18 +8,10 @@ import pytest
 from flax import jax_utils
 
 from tests import conftest
-from tests.inference.test_api import unzero_kernels
+from tests.conftest import batch_of, unzero_kernels
 from vaegan_jax.configs import test as test_config
 from vaegan_jax.training import losses
 from vaegan_jax.training import train_lib
-
-
-def _batch(n, size, seed=0):
-  rng = np.random.RandomState(seed)
-  image = rng.rand(n, size, size, 3).astype(np.float32)
-  mask = np.zeros((n, size, size, 1), np.float32)
-  mask[:, size // 4: size // 2 + size // 4, size // 4:3 * size // 4] = 1.0
-  return {'image': image, 'mask': mask}
 
 
 @pytest.fixture(scope='module')
@@ -40,7 +32,7 @@ def _assert_trees_close(a, b, **tol):
 def test_eight_devices_match_one_device(setup):
   config, nets, g_tx, d_tx, state, d1, g1 = setup
   assert jax.local_device_count() == 8
-  batch = _batch(config.batch_size, config.image_size)
+  batch = batch_of(config.batch_size, config.image_size)
   # One device, whole global batch.
   s1, dm1 = d1(state, batch)
   s1, gm1 = g1(s1, batch)
@@ -90,7 +82,7 @@ def test_gradient_routing(setup):
     loss_config.weights[name] = 1.0  # Every term computed and checked.
   # Below its free bits the KL has no gradient at all; routing is the point.
   loss_config.kl_free_bits = 0.0
-  batch = _batch(4, config.image_size)
+  batch = batch_of(4, config.image_size)
   image, mask = batch['image'] * 2 - 1, batch['mask']
   key = jax.random.PRNGKey(3)
 
@@ -131,7 +123,7 @@ def test_gradient_routing(setup):
 
 def test_total_is_the_weighted_sum_of_the_terms(setup):
   config, nets, _, _, state, _, _ = setup
-  batch = _batch(4, config.image_size)
+  batch = batch_of(4, config.image_size)
   image, mask = batch['image'] * 2 - 1, batch['mask']
   losses_fn = jax.jit(functools.partial(
       train_lib.generator_losses, nets=nets, loss_config=config.loss,
@@ -149,7 +141,7 @@ def test_total_is_the_weighted_sum_of_the_terms(setup):
 
 def test_steps_touch_only_their_network(setup):
   config, nets, g_tx, d_tx, state, d, g = setup
-  batch = _batch(config.batch_size, config.image_size)
+  batch = batch_of(config.batch_size, config.image_size)
   after_d, _ = d(state, batch)
   _assert_trees_close(after_d.g_params, state.g_params, rtol=0, atol=0)
   assert int(after_d.step) == 0
@@ -168,8 +160,8 @@ def test_hinge_r1_and_recon_fakes_run(setup):
   nets, g_tx, d_tx, state = train_lib.create_train_state(
       config, jax.random.PRNGKey(1))
   d, g = conftest.single_device_steps(config, nets, g_tx, d_tx)
-  state, dm = d(state, _batch(4, config.image_size))
-  state, gm = g(state, _batch(4, config.image_size))
+  state, dm = d(state, batch_of(4, config.image_size))
+  state, gm = g(state, batch_of(4, config.image_size))
   assert float(dm['r1']) > 0
   assert all(np.isfinite(float(v)) for v in {**dm, **gm}.values())
 
@@ -193,7 +185,7 @@ def test_tiny_model_overfits_a_few_images():
   image = np.stack([np.stack([xx, yy, (xx + yy) / 2], -1),
                     np.stack([yy, 1 - xx, xx * yy], -1)]).astype(np.float32)
   batch = {'image': np.concatenate([image] * 4),
-           'mask': _batch(8, size)['mask']}
+           'mask': batch_of(8, size)['mask']}
   first = None
   for _ in range(150):
     state, _ = d(state, batch)

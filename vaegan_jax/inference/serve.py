@@ -11,7 +11,10 @@ Photos and results stay in this process's memory (the last few only) and
 are gone when it exits; nothing is written to disk.
 
 The server is Python's own http.server: one process, one model, a thread
-per request, and one fill at a time (a second is refused with 409).
+per request, and one fill at a time (a second is refused with 409).  As
+Jupyter does, it answers only requests addressed to it: a Host header that
+names neither the address served nor localhost gets 403 (DNS rebinding),
+and so does a POST from a page of another origin (cross-site requests).
 """
 import argparse
 import base64
@@ -33,6 +36,8 @@ MAX_SAMPLES = 8
 MAX_UPLOAD_BYTES = 256 * 2**20
 KEEP_IMAGES = 32  # photos and results kept in memory, the newest
 _WEB = importlib.resources.files('vaegan_jax') / 'inference' / 'web'
+_LOCAL_NAMES = ('localhost', '127.0.0.1', '::1')
+_ANY_ADDRESS = ('', '0.0.0.0', '::')
 _STATIC = {'/': ('index.html', 'text/html; charset=utf-8'),
            '/app.js': ('app.js', 'text/javascript; charset=utf-8'),
            '/app.css': ('app.css', 'text/css; charset=utf-8')}
@@ -63,6 +68,40 @@ class Job:
             'total': self.total, 'error': self.error,
             'results': self.results,
             'seconds': round(self.seconds or time.time() - self.started, 1)}
+
+
+def _split_host(value: str):
+  """(name, port or None) of a Host header or an origin's host part."""
+  match = re.fullmatch(r'\[([0-9A-Fa-f:.]+)\](?::(\d+))?'  # [::1]:8765
+                       r'|([^:\[\]]+)(?::(\d+))?', value or '')
+  if not match:
+    return None, None
+  name = (match[1] or match[3]).lower().rstrip('.')
+  port = match[2] or match[4]
+  return name, (int(port) if port else None)
+
+
+def check_addressed(headers, method: str, served: str, port: int) -> None:
+  """BadRequest 403 unless the request names this server: its Host is the
+  address served or a local name on this port, and a POST's Origin (when
+  the browser sends one) is that same host.  Listening on every address
+  (0.0.0.0) accepts any Host, since the names of the machine are unknown.
+  """
+  names = set(_LOCAL_NAMES) | {served.lower()}
+  def ours(value: str) -> bool:
+    name, given = _split_host(value)
+    if name is None or given not in (None, port):
+      return False
+    return served in _ANY_ADDRESS or name in names
+  if not ours(headers.get('Host', '')):
+    raise BadRequest('Forbidden: this server answers only requests to '
+                     f'its own address (Host: {headers.get("Host")!r}).', 403)
+  origin = headers.get('Origin')
+  if method == 'POST' and origin is not None:
+    match = re.fullmatch(r'https?://(.+)', origin)
+    if not match or not ours(match[1]):
+      raise BadRequest('Forbidden: a page of another origin '
+                       f'({origin!r}) cannot use this server.', 403)
 
 
 def decode_photo(data: bytes) -> np.ndarray:
@@ -206,6 +245,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
   def _route(self, method: str) -> None:
     try:
+      host, port = self.server.server_address[:2]
+      check_addressed(self.headers, method, host, port)
       path = self.path.split('?', 1)[0]
       if method == 'GET' and path in _STATIC:
         name, kind = _STATIC[path]
@@ -241,6 +282,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
       else:
         raise BadRequest(f'Not found: {path}', 404)
     except BadRequest as e:
+      if e.status == 403:  # Its body is not read: no reuse.
+        self.close_connection = True
       self._json(e.status, {'error': str(e)})
     except MemoryError as e:
       self._json(507, {'error': f'Not enough memory: {e}'})

@@ -4,7 +4,8 @@ One training iteration is `d_step` then `g_step`, each a pure function
 (state, batch) -> (state, metrics), pmapped over local devices with axis name
 'batch' and `lax.pmean` of gradients and metrics.
 
-Which loss updates which network (Larsen et al. 2016, §2 of DESIGN.md):
+Which loss updates which network (Larsen et al. 2016; docs/design.md,
+"Losses and gradient routing"):
   encoders (prior, posterior) <- KL(q || p) + L_recon + L_llike^{Dis_l}
   generator                   <- L_recon + L_llike^{Dis_l} + L_GAN + L1(x_p)
   discriminator               <- L_GAN (+ R1) only
