@@ -246,8 +246,25 @@ def test_two_fills_at_once_the_second_is_refused():
     server.server_close()
 
 
+def test_start_up_errors_are_the_serve_commands_own(tmp_path, capsys):
+  with pytest.raises(SystemExit) as info:
+    serve.main(['--workdir', str(tmp_path / 'nothere')])
+  err = capsys.readouterr().err
+  assert info.value.code == 2
+  assert err.splitlines()[-1].startswith(
+      'vaegan-inpaint serve: error: cannot load the model'), err
+  busy = serve.make_server(serve.Studio(None), port=0)
+  try:
+    with pytest.raises(SystemExit) as info:
+      serve.main(['--port', str(busy.server_address[1])])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and 'error: cannot listen on' in err, err
+  finally:
+    busy.server_close()
+
+
 def test_a_photo_too_large_for_memory_is_reported_as_text(monkeypatch):
-  params = api.load_params(api.DEFAULT_MODEL)
+  params = api.load_params()  # None: the shipped model
   monkeypatch.setattr(inputs, 'available_bytes', lambda device: 2**20)
   server, client = _serve(api.inpaint, params)
   try:

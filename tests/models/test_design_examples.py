@@ -11,6 +11,7 @@ import pytest
 
 from tests import conftest
 from tests.conftest import batch_of
+from vaegan_jax.configs import default
 from vaegan_jax.configs import test as test_config
 from vaegan_jax import models
 from vaegan_jax.models import registry
@@ -43,6 +44,14 @@ def test_new_generator_and_loss_term_from_the_docs(monkeypatch):
     exec(block, namespace)  # pylint: disable=exec-used
   assert config.model.inpainter == 'plain' and 'hole_colour' in (
       losses.GENERATOR_TERMS)
+  # The docs put the config blocks in configs/default.py, whose keys every
+  # config is checked against.
+  edited = default.get_config()
+  for block in (blocks[1], blocks[3]):
+    exec(block, {'config': edited, 'ml_collections': ml_collections})  # pylint: disable=exec-used
+  with pytest.raises(config_lib.ConfigError, match='model.plain'):
+    config_lib.validate(config)
+  monkeypatch.setattr(default, 'get_config', lambda: edited)
   config_lib.validate(config)
 
   # The contract: latents, k per image, the prior blind to hole pixels.

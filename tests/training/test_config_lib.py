@@ -112,6 +112,11 @@ def test_training_validates_before_compiling(tmp_path, monkeypatch):
                       compile_state)
   with pytest.raises(ValueError, match='image_size'):
     train_loop.train(_config(image_size=18), str(tmp_path))
+  # The keys too, when train() is called from Python (not only train.py).
+  config = _config()
+  config.model.vae.num_dwon = 3
+  with pytest.raises(config_lib.ConfigError, match="'model.vae.num_down'"):
+    train_loop.train(config, str(tmp_path))
   assert not os.listdir(tmp_path)
 
 

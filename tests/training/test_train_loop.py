@@ -138,3 +138,51 @@ def test_progress_line_shows_the_few_numbers_people_watch():
                   'G 3.5 hole L1 0.0812')
   assert '2 skipped' in train_loop.progress_line(
       50, 250, dict(scalars, nonfinite_skips=2))
+
+
+def _eval_scalars(workdir):
+  """{step: {score: value}} of the 'eval/...' scalars in TensorBoard."""
+  import glob  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  found = {}
+  for path in sorted(glob.glob(os.path.join(workdir, 'events.out.*'))):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for v in event.summary.value:
+        if v.tag.startswith('eval/'):
+          found.setdefault(event.step, {})[v.tag[5:]] = float(
+              tf.make_ndarray(v.tensor))
+  return found
+
+
+@pytest.mark.heavy
+def test_held_out_scores_while_training_and_the_best_checkpoint(
+    tmp_path, capsys):
+  config = test_config.get_config()
+  config.num_steps, config.eval_every = 6, 2
+  config.eval.best_metric = 'hole_l1'
+  config.keep_checkpoints = 3  # every step that may be the best
+  workdir = str(tmp_path / 'run')
+  train_loop.train(config, workdir)
+  out = capsys.readouterr().out
+  lines = [l for l in out.splitlines() if 'eval hole L1' in l]
+  assert [l.split(' |')[0] for l in lines] == ['step 2/6', 'step 4/6',
+                                               'step 6/6'], out
+  assert 'LPIPS' in lines[0] and 'SWD' in lines[0] and 'PSNR' in lines[0]
+  scores = _eval_scalars(workdir)
+  assert sorted(scores) == [2, 4, 6]
+  for step, values in scores.items():
+    assert {'hole_l1', 'psnr', 'lpips', 'swd', 'seconds'} <= set(values)
+    assert 0 < values['hole_l1'] < 1 and np.isfinite(values['lpips']), step
+  # <workdir>/best holds the one checkpoint with the lowest hole L1 so far,
+  # and loads like any run.
+  best_step = min(scores, key=lambda s: scores[s]['hole_l1'])
+  best = os.path.join(workdir, checkpoint.BEST_DIR)
+  _, step = checkpoint.restore_raw(best)
+  assert step == best_step
+  assert os.listdir(os.path.join(best, checkpoint.CHECKPOINT_DIR)) == [
+      str(best_step)]
+  params = api.load_params(best)
+  raw, _ = checkpoint.restore_raw(workdir, best_step)
+  for a, b in zip(jax.tree_util.tree_leaves(params.params['generator']),
+                  jax.tree_util.tree_leaves(raw['ema_params']['generator'])):
+    np.testing.assert_array_equal(np.asarray(a), b)

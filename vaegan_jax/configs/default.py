@@ -126,6 +126,14 @@ def get_config():
   config.log_every = 50
   config.image_every = 500
   config.checkpoint_every = 500
+  # Held-out scores while training (evaluation/during_training.py): every
+  # eval_every steps (0: never), on the training devices; the checkpoint
+  # best by eval.best_metric is kept in <workdir>/best.
+  config.eval_every = 500
+  config.eval = ml_collections.ConfigDict()
+  config.eval.evaluator = 'during_training'
+  config.eval.num_images = 64
+  config.eval.best_metric = 'lpips'  # or 'hole_l1', 'psnr', 'swd'
   config.keep_checkpoints = 3
   # A non-finite loss or gradient skips the update; this many skips in a row
   # stop the run (the last checkpoint is still finite).

@@ -19,6 +19,8 @@ def get_config():
   config.log_every = 2
   config.image_every = 2
   config.checkpoint_every = 2
+  config.eval_every = 0  # tests that score while training turn it on
+  config.eval.num_images = 8
   config.keep_checkpoints = 2
   config.data.shuffle_buffer = 16
   return config

@@ -46,5 +46,6 @@ def get_config():
   config.log_every = 100
   config.image_every = 2000
   config.checkpoint_every = 5000
+  config.eval_every = 5000
   config.keep_checkpoints = 3
   return config

@@ -113,6 +113,17 @@ def from_config(config, *, modes: Sequence = (), protocol: Optional[str] = None,
   return [held_out.from_options(config, mode, **options) for mode in modes]
 
 
+# Evaluators that a config names (config.eval.evaluator): module, class.
+BY_NAME = {'during_training': ('during_training', 'DuringTraining')}
+
+
+def by_name(name: str, config, **options) -> Evaluator:
+  """The evaluator a config names, built with its options."""
+  if name not in BY_NAME:
+    raise ValueError(f'evaluator {name!r} is not one of {sorted(BY_NAME)}.')
+  return _evaluator(*BY_NAME[name]).from_options(config, **options)
+
+
 def _evaluator(module: str, name: str):
   # By name, as big_vision's evaluators: the evaluators import this module.
   return getattr(importlib.import_module(f'vaegan_jax.evaluation.{module}'),

@@ -73,18 +73,20 @@ class InpaintParams:
     return self.networks.inpainter.size_multiple
 
 
-def load_params(workdir: str, *, use_ema: bool = True,
+def load_params(workdir: Optional[str] = None, *, use_ema: bool = True,
                 step: Optional[int] = None) -> InpaintParams:
   """Restores the inference weights (EMA generator if present) of a workdir.
 
   Args:
     workdir: a directory written by train.py or export, or a shipped
-      model: 'pretrained/vaegan64' (or just 'vaegan64').
+      model: 'pretrained/vaegan64' (or just 'vaegan64'); None: the shipped
+      default model.
     use_ema: take the EMA of the generator weights (recommended).
     step: a specific checkpoint step (default: the latest).
   Returns:
     InpaintParams for `inpaint`; research code needs no config.
   """
+  workdir = DEFAULT_MODEL if workdir is None else workdir
   if not os.path.exists(workdir):
     workdir = shipped_model(workdir) or workdir
   config = config_file.read(workdir)

@@ -3,11 +3,15 @@
   vaegan-inpaint photo.jpg mask.png -o filled.png
   vaegan-inpaint photo.jpg mask.png -o samples.png --num_samples 4 --seed 1
   vaegan-inpaint photo.jpg mask.png -o filled.png --workdir workdirs/default
+  vaegan-inpaint photos/ masks/ -o out/   # a folder: out/<stem>.png each
   vaegan-inpaint serve      # a local web page: paint the hole, pick a fill
 
 The mask is an image of the photo's size: white (or 1 in a 0/1 label image)
-marks the hole, black the pixels to keep.  From a checkout the same command
-is `python -m vaegan_jax.inference`.
+marks the hole, black the pixels to keep.  A folder of photos pairs each
+with the mask of the same file stem in the mask folder (or uses one mask
+file for all), in one process; results that exist are skipped unless
+--overwrite, and a photo that fails is reported and skipped.  From a
+checkout the same command is `python -m vaegan_jax.inference`.
 """
 import argparse
 import os
@@ -24,24 +28,21 @@ runs of the same sizes start in a few seconds.
 """
 
 
-def use_compile_cache(jax):
-  """Keeps compiled code on disk between runs: compiling the model and the
-  patch search's levels is most of a first run's time."""
-  path = os.environ.get('JAX_COMPILATION_CACHE_DIR') or os.path.join(
-      os.path.expanduser('~'), '.cache', 'vaegan_jax', 'jax')
-  jax.config.update('jax_compilation_cache_dir', path)
-  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
-
-
 def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
       prog='vaegan-inpaint', description=__doc__.split('\n\n', 1)[1].strip('\n'),
       epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('image', nargs='?', help='the photo (any format PIL '
-                      'reads: PNG, JPEG, WebP, ...)')
-  parser.add_argument('mask', nargs='?', help='the mask image: white = hole')
+                      'reads: PNG, JPEG, WebP, ...), or a folder of photos')
+  parser.add_argument('mask', nargs='?', help='the mask image: white = '
+                      'hole; for a folder of photos, a folder of masks '
+                      'named like them (or one mask for all)')
   parser.add_argument('-o', '--output', help='where the result goes (PNG '
-                      'unless the extension names another format)')
+                      'unless the extension names another format); for a '
+                      'folder of photos, the folder of results')
+  parser.add_argument('--overwrite', action='store_true',
+                      help='folders: redo results that exist (else they '
+                      'are skipped, so a re-run does only the rest)')
   parser.add_argument('--image', dest='image_flag', metavar='IMAGE',
                       help='same as the first argument')
   parser.add_argument('--mask', dest='mask_flag', metavar='MASK',
@@ -85,7 +86,15 @@ def _check_args(parser, args):
     parser.error(f'--num_samples must be >= 1, got {args.num_samples}')
   if args.seed is not None and args.num_samples is None:
     parser.error('--seed only applies to samples; add --num_samples K')
-  out_dir = os.path.dirname(os.path.abspath(args.output))
+  if os.path.isdir(args.image):
+    if not os.path.exists(args.mask):
+      fail(f'mask folder or file not found: {args.mask}')
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+      fail(f'{args.output} is a file; a folder of photos needs an output '
+           'folder')
+  elif args.overwrite:
+    parser.error('--overwrite applies to folders of photos')
+  out_dir = os.path.dirname(os.path.abspath(args.output.rstrip('/\\')))
   if not os.path.isdir(out_dir):
     fail(f'output directory {out_dir} does not exist')
 
@@ -122,18 +131,16 @@ def main(argv=None):
   parser = build_parser()
   args = parser.parse_args(argv)
   _check_args(parser, args)
+  if os.path.isdir(args.image):
+    return _fill_folder(args)
   image, mask = _read_inputs(args)
   # pylint: disable=g-import-not-at-top
-  import jax
   from vaegan_jax.inference import api
   from vaegan_jax.run import image_io
   # pylint: enable=g-import-not-at-top
   startup.prepare(uses_tf=False)
-  use_compile_cache(jax)
-  try:
-    params = api.load_params(args.workdir or api.DEFAULT_MODEL)
-  except (OSError, ValueError) as e:
-    fail(f'cannot load the model: {e}')
+  startup.use_compile_cache()
+  params = _load(api, args)
   try:
     with warnings.catch_warnings(record=True) as caught:
       warnings.simplefilter('always', UserWarning)
@@ -144,6 +151,64 @@ def main(argv=None):
     print(f'warning: {w.message}', file=sys.stderr)
   image_io.save_png(args.output, out)
   print(f'wrote {args.output}')
+  return 0
+
+
+def _load(api, args):
+  try:
+    return api.load_params(args.workdir)
+  except (OSError, ValueError) as e:
+    fail(f'cannot load the model: {e}')
+
+
+def _fill_folder(args) -> int:
+  """`vaegan-inpaint photos/ masks/ -o out/`: exit 1 if any photo failed."""
+  # pylint: disable=g-import-not-at-top
+  from vaegan_jax.inference import api
+  from vaegan_jax.inference import folder
+  from vaegan_jax.run import image_io
+  # pylint: enable=g-import-not-at-top
+  try:
+    items, notes = folder.pair(args.image, args.mask, args.output)
+  except (OSError, ValueError) as e:
+    fail(str(e))
+  for note in notes:
+    print(f'warning: {note}', file=sys.stderr)
+  startup.prepare(uses_tf=False)
+  startup.use_compile_cache()
+  params = _load(api, args)
+  os.makedirs(args.output, exist_ok=True)
+
+  def read(item):
+    image = image_io.read_image(item.image)
+    mask = image_io.read_mask(item.mask)
+    if mask.shape != image.shape[:2]:
+      raise ValueError(f'mask {item.mask} is {mask.shape[1]}x{mask.shape[0]}'
+                       f' px but the photo is {image.shape[1]}x'
+                       f'{image.shape[0]}')
+    return image, mask
+
+  def fill(image, mask):
+    with warnings.catch_warnings(record=True) as caught:
+      warnings.simplefilter('always', UserWarning)
+      out = _fill(api, params, image, mask, args)
+    for w in caught:
+      print(f'warning: {w.message}', file=sys.stderr)
+    return out
+
+  def error(line):
+    print(f'vaegan-inpaint: error: {line}', file=sys.stderr, flush=True)
+
+  print(f'{len(items)} photos in {args.image} -> {args.output}', flush=True)
+  summary = folder.run(items, fill, read=read, save=image_io.save_png,
+                       overwrite=args.overwrite,
+                       report=lambda line: print(line, flush=True),
+                       error=error)
+  print(f'done: {summary.written} written, {summary.skipped} skipped '
+        f'(done before), {summary.failed} failed', flush=True)
+  if summary.failed:
+    error(f'{summary.failed} of {len(items)} photos failed (lines above)')
+    return 1
   return 0
 
 

@@ -323,23 +323,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-  args = build_parser().parse_args(argv)
+  parser = build_parser()
+  args = parser.parse_args(argv)
   # pylint: disable=g-import-not-at-top
-  import jax
   from vaegan_jax.inference import api
-  from vaegan_jax.inference import cli
   from vaegan_jax.run import startup
   # pylint: enable=g-import-not-at-top
   startup.prepare(uses_tf=False)
-  cli.use_compile_cache(jax)
+  startup.use_compile_cache()
   try:
-    params = api.load_params(args.workdir or api.DEFAULT_MODEL)
+    params = api.load_params(args.workdir)
   except (OSError, ValueError) as e:
-    cli.fail(f'cannot load the model: {e}')
+    parser.error(f'cannot load the model: {e}')
   try:
     server = make_server(Studio(params), args.host, args.port)
   except OSError as e:
-    cli.fail(f'cannot listen on {args.host}:{args.port}: {e}')
+    parser.error(f'cannot listen on {args.host}:{args.port}: {e}')
   host, port = server.server_address[:2]
   print(f'Serving {params.source} (step {params.step}) at '
         f'http://{host}:{port}/  (Ctrl-C stops)', flush=True)

@@ -34,6 +34,7 @@ from vaegan_jax.run import config_file
 from vaegan_jax.run import distributed
 
 CHECKPOINT_DIR = 'checkpoints'
+BEST_DIR = 'best'  # <workdir>/best: a workdir of the best checkpoint only
 CORRUPT_DIR = 'corrupt_checkpoints'
 # Orbax's metadata and tmp-dir copies on top of the array bytes.
 _SPACE_MARGIN = 1.25
@@ -64,6 +65,20 @@ def create_manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
                       enable_async_checkpointing=False))
 
 
+def create_best_manager(workdir: str, metric: str,
+                        mode: str) -> ocp.CheckpointManager:
+  """The manager of <workdir>/best/checkpoints: it keeps the one checkpoint
+  whose metrics[metric] is best (`mode` 'min' or 'max'), by orbax's
+  best_fn.  <workdir>/best is itself a workdir (the caller writes its
+  config.json), so load_params and export read it as they read a run."""
+  directory = os.path.join(config_file.absolute(workdir), BEST_DIR,
+                           CHECKPOINT_DIR)
+  return _manager(directory, ocp.CheckpointManagerOptions(
+      max_to_keep=1, best_fn=lambda m: m[metric], best_mode=mode,
+      keep_checkpoints_without_metrics=False, create=True,
+      enable_async_checkpointing=False))
+
+
 def _manager(directory: str, options=None) -> ocp.CheckpointManager:
   # One fixed item: otherwise orbax guesses the layout from the first step
   # it reads, and one damaged step would make every other step unreadable.
@@ -87,8 +102,10 @@ def _host_tree(state) -> Any:
   return jax.tree_util.tree_map(np.asarray, tree)
 
 
-def save(manager: ocp.CheckpointManager, state, *, force: bool = False) -> bool:
-  """Saves an unreplicated TrainState at its own step.
+def save(manager: ocp.CheckpointManager, state, *, force: bool = False,
+         metrics: Optional[dict] = None) -> bool:
+  """Saves an unreplicated TrainState at its own step (with `metrics` for
+  a manager that keeps the best).
 
   Raises:
     ValueError: the state holds a NaN or inf (nothing is written).
@@ -112,7 +129,8 @@ def save(manager: ocp.CheckpointManager, state, *, force: bool = False) -> bool:
                   f'{need / _MIB:.1f} MiB needed; {kept}. Free space or move '
                   'the workdir, then rerun to resume.')
   try:
-    saved = manager.save(step, args=ocp.args.StandardSave(tree), force=force)
+    saved = manager.save(step, args=ocp.args.StandardSave(tree), force=force,
+                         metrics=metrics)
   except (OSError, ValueError) as e:
     # Tensorstore reports failed writes as ValueError with the OS error code.
     _remove_partial(manager, directory, step)

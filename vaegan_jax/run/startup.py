@@ -34,6 +34,17 @@ def quick_cpu_compile() -> None:
     os.environ['XLA_FLAGS'] = (flags + ' ' + QUICK_CPU_COMPILE).strip()
 
 
+def use_compile_cache() -> None:
+  """Keeps compiled code on disk between runs of the inference commands:
+  compiling the model and the patch search's levels is most of a first
+  run's time.  $JAX_COMPILATION_CACHE_DIR, else ~/.cache/vaegan_jax/jax."""
+  import jax  # pylint: disable=g-import-not-at-top
+  path = os.environ.get('JAX_COMPILATION_CACHE_DIR') or os.path.join(
+      os.path.expanduser('~'), '.cache', 'vaegan_jax', 'jax')
+  jax.config.update('jax_compilation_cache_dir', path)
+  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
+
+
 def prepare(*, verbosity_given: bool = False, uses_tf: bool = True) -> None:
   """Logging, device and error-report settings for an entry point.
 

@@ -5,7 +5,10 @@ import math
 from etils import epath
 import ml_collections
 
+from vaegan_jax.configs import default
 from vaegan_jax.data import masks
+from vaegan_jax.evaluation import common as evaluators
+from vaegan_jax.evaluation import during_training
 from vaegan_jax import models
 from vaegan_jax.training import losses
 from vaegan_jax.training import optim
@@ -77,11 +80,13 @@ def _check_range(name: str, value, lo, hi, *, lo_open=False, hi_open=False):
 
 def validate(config, *, num_local_devices: int = 1,
              process_count: int = 1) -> None:
-  """Every check of a training config, before anything compiles.
+  """Every check of a training config, before anything compiles: its keys
+  are configs/default.py's (check_keys), and its values are usable.
 
   Raises:
     ConfigError: saying how to fix it.
   """
+  check_keys(config, default.get_config())
   try:
     _validate(config, num_local_devices * process_count)
   except ConfigError:
@@ -143,6 +148,21 @@ def _validate(config, num_devices: int) -> None:
                        f'--config.{key}.')
   _check_range('lock_timeout', config.lock_timeout, 1, math.inf,
                hi_open=True)
+  _check_eval(config)
+
+
+def _check_eval(config) -> None:
+  if config.eval_every < 0:
+    raise ValueError(f'eval_every must be >= 0 (0: no held-out scores while '
+                     f'training); got {config.eval_every}.')
+  if config.eval.evaluator not in evaluators.BY_NAME:
+    raise ValueError(f'eval.evaluator must be one of '
+                     f'{sorted(evaluators.BY_NAME)}; got '
+                     f'{config.eval.evaluator!r}.')
+  if config.eval.num_images < 1:
+    raise ValueError(f'eval.num_images must be >= 1; got '
+                     f'{config.eval.num_images}.')
+  during_training.best_mode(config.eval.best_metric)  # names a score
 
 
 def _check_loss(loss_config) -> None:

@@ -108,7 +108,6 @@ def main(argv):
   # Imported after flag parsing, so that --help is fast.
   # pylint: disable=g-import-not-at-top
   import jax
-  from vaegan_jax.configs import default
   from vaegan_jax.run import distributed
   from vaegan_jax.run import workdir_lock
   from vaegan_jax.training import config_lib
@@ -133,7 +132,6 @@ def main(argv):
         f'{jax.local_device_count()} of {jax.device_count()} devices)',
         flush=True)
   try:
-    config_lib.check_keys(config, default.get_config())
     train_loop.train(config, workdir, force_unlock=FLAGS.force_unlock)
   except config_lib.ConfigError as e:
     sys.exit(f'Invalid config: {e}')

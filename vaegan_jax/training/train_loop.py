@@ -9,6 +9,7 @@ newest readable checkpoint.  Data and noise are keyed by (seed, step), so a
 resumed run continues exactly as an uninterrupted one.
 """
 import functools
+import math
 import signal
 import time
 
@@ -22,6 +23,8 @@ import jax
 
 from vaegan_jax.data import eval_sets
 from vaegan_jax.data import input_pipeline
+from vaegan_jax.evaluation import common as evaluators
+from vaegan_jax.evaluation import during_training
 from vaegan_jax.run import checkpoint
 from vaegan_jax.run import config_file
 from vaegan_jax.run import distributed
@@ -61,6 +64,45 @@ def progress_line(done: int, total: int, scalars) -> str:
              if scalars.get('nonfinite_skips') else '')
   return (f'step {done}/{total} ({100 * done / total:.0f}%) | {speed:.2f} '
           f'steps/s | ETA {_format_eta(eta)} | {shown}{skipped}')
+
+
+class _Scores:
+  """The held-out scores every config.eval_every steps: TensorBoard
+  ('eval/<score>'), the progress output, and <workdir>/best (the
+  checkpoint best by config.eval.best_metric, kept by orbax's best_fn)."""
+
+  def __init__(self, config, workdir: str, is_chief: bool, writer):
+    self.config, self.workdir = config, workdir
+    self.is_chief, self.writer = is_chief, writer
+    self.evaluator = self.best = None
+
+  def __call__(self, step: int, p_state) -> None:
+    config = self.config
+    if self.evaluator is None:  # Built at the first evaluation only.
+      self.evaluator = evaluators.by_name(
+          config.eval.evaluator, config, num_images=config.eval.num_images)
+      metric = config.eval.best_metric
+      self.best = checkpoint.create_best_manager(
+          self.workdir, metric, during_training.best_mode(metric))
+      if self.is_chief:
+        config_file.write(str(epath.Path(self.workdir) / checkpoint.BEST_DIR),
+                          config)
+    ema = p_state.ema_params
+    result = self.evaluator.run({k: ema[k] for k in ('prior', 'generator')})
+    scalars = {f'eval/{k}': result[k] for k in during_training.SCORES}
+    scalars['eval/seconds'] = result['seconds']
+    self.writer.write_scalars(step, scalars)
+    if self.is_chief:
+      print(f'step {step}/{config.num_steps} | '
+            f'{self.evaluator.report(result)} | {result["seconds"]:.1f} s',
+            flush=True)
+    best = result[config.eval.best_metric]
+    if not math.isfinite(best):  # orbax could not rank it
+      logging.warning('eval/%s is %s at step %d: not a candidate for the best '
+                      'checkpoint.', config.eval.best_metric, best, step)
+      return
+    checkpoint.save(self.best, flax.jax_utils.unreplicate(p_state),
+                    metrics={k: result[k] for k in during_training.SCORES})
 
 
 def init_from(state: train_lib.TrainState, inpainter, source: str):
@@ -228,6 +270,7 @@ def _train(config, workdir: str, lease) -> train_lib.TrainState:
                                         views=eval_sets.EVAL_VIEWS[:1])
     return {k: held_out[k][:8] for k in ('image', 'mask')}
   sample_fn = jax.jit(functools.partial(train_lib.sample_images, nets))
+  scores = _Scores(config, workdir, is_chief, writer)
   p_d_step, p_g_step = train_lib.make_pmapped_steps(config, nets, g_tx, d_tx)
   p_state = flax.jax_utils.replicate(state)
   del state
@@ -264,6 +307,8 @@ def _train(config, workdir: str, lease) -> train_lib.TrainState:
       if is_chief and itstime(done, config.image_every, config.num_steps):
         ema = flax.jax_utils.unreplicate(p_state.ema_params)
         _write_samples(writer, workdir, done, sample_fn, ema, sample_batch)
+      if config.eval_every and done % config.eval_every == 0:
+        scores(done, p_state)
       saved = itstime(done, config.checkpoint_every, config.num_steps)
       if saved and lease:
         lease.confirm()  # Sees a takeover now, not at the next heartbeat.
