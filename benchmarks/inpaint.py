@@ -25,6 +25,7 @@ import numpy as np
 from vaegan_jax.data import masks
 from vaegan_jax.evaluation import baselines  # pylint: disable=g-import-not-at-top
 from vaegan_jax.inference import api
+from vaegan_jax.inference import runner
 from vaegan_jax import models
 
 _COMPILES = []
@@ -62,26 +63,26 @@ def _image_and_mask(h, w, masks_config):
 def _padded(params, h, w):
   """The H x W the model runs at (buckets since they exist)."""
   f = params.pad_multiple
-  bucket = getattr(api, '_bucket', _multiple)
-  return bucket(h, f), bucket(w, f)
+  return runner.padded_shape(1, h, w, f)[1:]
 
 
-def _multiple(n, factor=1):
-  return -(-n // factor) * factor
+def _multiple(n, h, w, factor):
+  """Padding to the next multiple of the factor (before buckets)."""
+  return (n,) + tuple(-(-x // factor) * factor for x in (h, w))
 
 
 def _bucket_cost(params, image, hole, repeats):
   """Per-round ratios of warm time, buckets / next multiple, interleaved."""
-  bucket = api._bucket  # pylint: disable=protected-access
+  bucket = runner.padded_shape
 
   def run(pad):
-    api._bucket = pad  # pylint: disable=protected-access
+    runner.padded_shape = pad
     try:
       t = time.perf_counter()
       api.inpaint(params, image, hole)
       return time.perf_counter() - t
     finally:
-      api._bucket = bucket  # pylint: disable=protected-access
+      runner.padded_shape = bucket
 
   run(_multiple)  # compiles
   return [run(bucket) / run(_multiple) for _ in range(repeats)]
@@ -112,7 +113,7 @@ def main():
                  'downsampling factor, as before buckets (for comparison)')
   args = p.parse_args()
   if args.padding == 'multiple':
-    api._bucket = _multiple  # pylint: disable=protected-access
+    runner.padded_shape = _multiple
   if not args.smoke:
     # Every compile is then a real one, and counted.
     jax.config.update('jax_enable_compilation_cache', False)

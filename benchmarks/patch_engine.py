@@ -33,6 +33,7 @@ from vaegan_jax.evaluation import held_out
 from vaegan_jax.evaluation import metrics
 from vaegan_jax.evaluation import network_metrics
 from vaegan_jax.inference import api
+from vaegan_jax.inference import runner
 from vaegan_jax.inference import patch_synthesis
 from vaegan_jax.inference import whole_photo
 from vaegan_jax.run import config_file
@@ -61,7 +62,7 @@ def load_sets(config, split: str, photos: int, crops: int):
 
 def _smooth_model(images, holes, key):
   del key  # A fill with no network: push-pull of the visible colours.
-  return np.stack([whole_photo._push_pull(x, ~h)  # pylint: disable=protected-access
+  return np.stack([whole_photo.push_pull(x, ~h)
                    for x, h in zip(images, holes)])
 
 
@@ -84,7 +85,7 @@ def parse_row(spec: str):
 
 
 def fill_row(params, images, masks, settings, network):
-  model = (api._model_fn(params) if network  # pylint: disable=protected-access
+  model = (runner.Runner(params) if network
            else _smooth_model)
   outs, secs = [], []
   for x, m in zip(images, masks):

@@ -11,6 +11,7 @@ from tests.conftest import image_of, unzero_kernels
 from vaegan_jax.configs import test as test_config
 from vaegan_jax.inference import api
 from vaegan_jax.inference import inputs
+from vaegan_jax.inference import runner
 from vaegan_jax.run import checkpoint
 from vaegan_jax.run import config_file
 from vaegan_jax.training import train_lib
@@ -115,7 +116,7 @@ def test_empty_mask_returns_input_without_running_the_model(params,
                                                             monkeypatch):
   def boom(*args, **kwargs):
     raise AssertionError('the model ran')
-  monkeypatch.setattr(api, '_executable', boom)
+  monkeypatch.setattr(runner, '_executable', boom)
   for image in (image_of((9, 7, 3), np.uint8), image_of((2, 9, 7, 3)),
                 image_of((9, 7, 3), np.float64)):
     out = api.inpaint(params, image, np.zeros((9, 7), bool))

@@ -117,7 +117,7 @@ def test_a_carried_match_is_kept_unless_fresh_start():
         jax.random.key(0, impl='unsafe_rbg'), img, jnp.asarray(hole),
         jnp.asarray(inside), img, img, jnp.asarray(carried),
         jnp.array([0, 0], jnp.int32), 0, 1, True, jnp.float32(0.0),
-        jnp.int32(1), box_shape=(32, 32), settings=s, vote_patch=5)
+        jnp.int32(1), box_shape=(32, 32), kernel=ps.kernel(s), vote_patch=5)
     return np.asarray(nnf)
 
   np.testing.assert_array_equal(run(False)[hole], carried[hole])

@@ -6,13 +6,11 @@
 
 The command line is vaegan_jax/inference/cli.py (`vaegan-inpaint`).
 """
-import collections
 import dataclasses
 import functools
 import importlib.resources
-import json
 import os
-from typing import Any, Optional, Tuple
+from typing import Any, Optional
 
 import jax
 import jax.numpy as jnp
@@ -21,6 +19,7 @@ import numpy as np
 
 from vaegan_jax.inference import inputs
 from vaegan_jax.inference import patch_synthesis
+from vaegan_jax.inference import runner
 from vaegan_jax.inference import whole_photo
 from vaegan_jax import models
 from vaegan_jax.run import checkpoint
@@ -124,137 +123,6 @@ def _check_architecture(workdir: str, params, model_config) -> None:
                                            for k in ('prior', 'generator')})
 
 
-def _frozen_model_config(model_config) -> str:
-  return json.dumps(model_config.to_dict(), sort_keys=True, default=list)
-
-
-def _run(frozen_config: str, fidelity: bool, params, image, mask, eps):
-  config = ml_collections.ConfigDict(json.loads(frozen_config))
-  generator = models.create_networks(config).inpainter
-  out = generator.apply({'params': params}, image * 2.0 - 1.0, mask, eps,
-                        fidelity=fidelity, method='complete')
-  return (out + 1.0) / 2.0
-
-
-_run_jit = jax.jit(_run, static_argnums=(0, 1))
-_EXECUTABLES = collections.OrderedDict()  # (config, shape, ...) -> exe
-_MAX_EXECUTABLES = 16
-# Host copies per padded pixel: float image, padded image, mask, output.
-_HOST_BYTES_PER_PIXEL = 48
-
-
-def _abstract(tree):
-  return jax.tree_util.tree_map(
-      lambda a: jax.ShapeDtypeStruct(np.shape(a), jnp.result_type(a)), tree)
-
-
-def _executable(params: InpaintParams, shape: Tuple[int, int, int],
-                fidelity: bool):
-  """The compiled model for padded [N, H, W]; MemoryError if it cannot fit.
-
-  The prior mean is the sample of zero noise, so the default fill and
-  the samples share one compiled program.
-  """
-  frozen = _frozen_model_config(params.model_config)
-  key = (frozen, shape, fidelity)
-  if key not in _EXECUTABLES:
-    n, h, w = shape
-    eps = jax.ShapeDtypeStruct(
-        params.networks.inpainter.latent_shape(h, w, n), jnp.float32)
-    compiled = _run_jit.lower(
-        frozen, fidelity, _abstract(params.params),
-        jax.ShapeDtypeStruct((n, h, w, 3), jnp.float32),
-        jax.ShapeDtypeStruct((n, h, w, 1), jnp.float32), eps).compile()
-    stats = compiled.memory_analysis()
-    if stats is not None:
-      device = jax.devices()[0]
-      need = (stats.temp_size_in_bytes + stats.argument_size_in_bytes
-              + stats.output_size_in_bytes)
-      if device.platform == 'cpu':  # Host arrays share the same memory.
-        need += _HOST_BYTES_PER_PIXEL * n * h * w
-      inputs.check_memory(need, inputs.available_bytes(device),
-                          f'{n} image(s) padded to {h}x{w}')
-    _EXECUTABLES[key] = compiled
-    while len(_EXECUTABLES) > _MAX_EXECUTABLES:
-      _EXECUTABLES.popitem(last=False)
-  return _EXECUTABLES[key]
-
-
-def _bucket(n: int, factor: int = 1) -> int:
-  """The padded size of a side of n: one of a few sizes per octave.
-
-  The smallest factor * q >= n where q is 1, 2, 3, 4 or m * 2**e with
-  m in {4, 5, 6, 7}.  With factor 8 the sizes are 8, 16, 24, 32, 40, 48,
-  56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, ...: at most four per
-  octave, so nearby sizes share a compiled model, and a side grows by less
-  than 25% over the next multiple of factor (powers of two stay as they
-  are).  factor 1 gives the batch sizes 1..8, 10, 12, 14, 16, 20, 24, ...
-  """
-  q = -(-n // factor)
-  if q > 4:
-    e = q.bit_length() - 3
-    q = -(-q // (1 << e)) << e
-  return q * factor
-
-
-def _pad(x: np.ndarray, shape: Tuple[int, int, int]) -> np.ndarray:
-  """Pads [N, H, W, C] at the end to [*shape, C].
-
-  H and W are reflected (edge-repeated where a side is too short to
-  reflect), so the padding looks like the image around it and the model
-  sees no artificial border; extra batch entries repeat the last one and
-  are dropped afterwards.
-  """
-  for axis, size in enumerate(shape):
-    pad = size - x.shape[axis]
-    if pad:
-      widths = [(0, 0)] * x.ndim
-      widths[axis] = (0, pad)
-      mode = 'reflect' if axis and x.shape[axis] > pad else 'edge'
-      x = np.pad(x, widths, mode=mode)
-  return x
-
-
-def _normal(key, shape) -> np.ndarray:
-  """Standard normal noise [*shape] float32 drawn on the host from a jax
-  key: the same key gives the same noise, and nothing is compiled (JAX's
-  normal sampler took 1-3 s to compile on a CPU)."""
-  seed = np.asarray(jax.random.key_data(key), np.uint32).ravel().tolist()
-  return np.random.default_rng(seed).standard_normal(shape, np.float32)
-
-
-def _model_fn(params: InpaintParams,
-              fidelity: bool = False) -> whole_photo.ModelFn:
-  """(images [B, h, w, 3] in [0, 1], holes [B, h, w], key) -> raw output.
-
-  Inputs are padded to size buckets, so that nearby sizes reuse one
-  compiled model.  The mask is padded like the image: the padding is known
-  wherever it mirrors known pixels, and a hole where it mirrors a hole.
-  """
-  factor = params.pad_multiple
-
-  def run(images, holes, key):
-    n, h, w = holes.shape
-    shape = (_bucket(n), _bucket(h, factor), _bucket(w, factor))
-    exe = _executable(params, shape, fidelity)
-    xp = _pad(images.astype(np.float32), shape)
-    mp = _pad(holes[..., None].astype(np.float32), shape)
-    latent = params.networks.inpainter.latent_shape(shape[1], shape[2],
-                                                    shape[0])
-    # z = mean + exp(logvar / 2) * eps: zero noise is the mean exactly.
-    eps = (np.zeros(latent, np.float32) if key is None
-           else _normal(key, latent))
-    try:
-      return np.asarray(exe(params.params, xp, mp, eps))[:n, :h, :w]
-    except jax.errors.JaxRuntimeError as e:
-      if 'RESOURCE_EXHAUSTED' not in str(e):
-        raise
-      raise MemoryError(f'image: {n} image(s) of {h}x{w} ran out of device '
-                        'memory; pass fewer images per call or downscale '
-                        'them.') from e
-  return run
-
-
 def _check_host_memory(need: int, what: str) -> None:
   inputs.check_memory(need, inputs.available_bytes(jax.devices('cpu')[0]),
                       what)
@@ -315,39 +183,20 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
   if orig.shape[0] == 0 or not hole.any():
     outs = [np.array(orig[0] if single else orig)] * k
     return np.stack(outs) if num_samples is not None else outs[0]
-  n, h, w = orig.shape[:3]
   sampled = num_samples is not None or rng is not None
-  model = _model_fn(params, bool(fidelity))
-  work = params.image_size
-  direct = max(h, w) <= whole_photo.TILE and all(
-      whole_photo.is_direct(whole_photo.plan(hole[i], work), (h, w))
-      for i in range(n) if hole[i].any())
-  if not direct:  # Before any copy of a large image is made.
-    _check_host_memory(whole_photo.BYTES_PER_PIXEL * n * h * w,
-                       f'{n} image(s) of {h}x{w}')
-  x = (orig.astype(np.float32) / 255.0 if orig.dtype == np.uint8
-       else orig.astype(np.float32))
-  if not sampled:
-    keys = [None]
-  else:
-    keys = list(jax.random.split(
-        jax.random.PRNGKey(0) if rng is None else rng, k))
+  model = runner.Runner(params, fidelity)
+  keys = ([None] if not sampled else list(jax.random.split(
+      jax.random.PRNGKey(0) if rng is None else rng, k)))
   outs = []
   for key in keys:
     # The patch search's randomness: fixed for the default fill, one
     # stream per sample otherwise.
     skey = (jax.random.PRNGKey(0) if key is None
             else jax.random.fold_in(key, 1))
-    if direct:  # At the training scale: the model's fill is the fill.
-      raw = model(x, hole, key)
-      out = np.stack([whole_photo.seam_correct(raw[i], x[i], hole[i])
-                      for i in range(n)])
-    else:
-      out = np.stack([
-          whole_photo.fill(
-              model, x[i], hole[i], work_size=work, key=key,
-              check_memory=_check_host_memory, synthesis=synthesis,
-              synthesis_key=jax.random.fold_in(skey, i)) for i in range(n)])
+    out = whole_photo.fill_batch(
+        model, orig, hole, work_size=params.image_size, key=key,
+        check_memory=_check_host_memory, synthesis=synthesis,
+        synthesis_key=skey)
     if orig.dtype == np.uint8:
       out = np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
     else:

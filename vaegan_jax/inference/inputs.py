@@ -31,6 +31,24 @@ _CHANNEL_HINTS = {
 }
 
 
+def bucket(n: int, factor: int = 1) -> int:
+  """The padded size of a side of n: one of a few sizes per octave.
+
+  The smallest factor * q >= n where q is 1, 2, 3, 4 or m * 2**e with
+  m in {4, 5, 6, 7}.  With factor 8 the sizes are 8, 16, 24, 32, 40, 48,
+  56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, ...: at most four per
+  octave, so nearby sizes share compiled code, and a side grows by less
+  than 25% over the next multiple of factor (powers of two stay as they
+  are).  factor 1 gives the batch sizes 1..8, 10, 12, 14, 16, 20, 24, ...
+  The model pads to its size multiple, the patch search to 16.
+  """
+  q = -(-int(n) // factor)
+  if q > 4:
+    e = q.bit_length() - 3
+    q = -(-q // (1 << e)) << e
+  return q * factor
+
+
 def _describe(x: np.ndarray) -> str:
   return f'shape {x.shape} dtype {x.dtype}'
 

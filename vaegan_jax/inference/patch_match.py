@@ -8,22 +8,36 @@ field [th, tw, 2] of absolute source coordinates for the target box.
 """
 import functools
 import math
-from typing import Tuple
+from typing import NamedTuple, Tuple
 
 import jax
 import jax.numpy as jnp
+
+from vaegan_jax.inference import inputs
 
 # Sides of the arrays of one level are padded to one of a few sizes per
 # octave, so that photos of nearby sizes share compiled code.
 _PAD_FACTOR = 16
 
 
-def bucket(n: int, factor: int = _PAD_FACTOR) -> int:
-  q = -(-int(n) // factor)
-  if q > 4:
-    e = q.bit_length() - 3
-    q = -(-q // (1 << e)) << e
-  return q * factor
+def bucket(n: int) -> int:
+  """The padded size of a level's side (inputs.bucket, multiples of 16)."""
+  return inputs.bucket(n, _PAD_FACTOR)
+
+
+class Kernel(NamedTuple):
+  """What the per-level kernel does (static: one compile per value);
+  patch_synthesis.Settings.kernel() decides it."""
+  patch: int                # patch side (odd)
+  dims: int                 # PCA dimensions of a patch
+  samples: int              # patches that estimate the PCA
+  gradients: bool           # patches compared on RGB + x/y gradients
+  relative_weights: bool    # vote weights by the mean distance (else the
+  #                           fixed table, `similarity`)
+  sharpness: float          # ... their scale
+  coherence: float          # a neighbour's match within this x is taken
+  guide_trust: float        # the guide's pull drops past this x median
+  fresh_start: bool         # a random match competes with the carried one
 
 
 def _box_max(x, size: int, pad_value):
@@ -258,28 +272,28 @@ def _trust(dist, box_hole, factor: float):
   return 1.0 / (1.0 + jnp.square(ratio))
 
 
-@functools.partial(jax.jit, static_argnames=('box_shape', 'settings',
+@functools.partial(jax.jit, static_argnames=('box_shape', 'kernel',
                                              'vote_patch', 'best'))
 def level(key, image, hole, inside, guide, current, nnf, box_origin, rounds,
            iters, vote_first, guide_weight, blur, *,
-           box_shape: Tuple[int, int], settings, vote_patch: int,
+           box_shape: Tuple[int, int], kernel: Kernel, vote_patch: int,
            best: bool = False):
   """One pyramid level on padded [H, W] arrays; the targets are the box
-  [box_origin, box_origin + box_shape); settings: a hashable
-  patch_synthesis.Settings; guide_weight: this level's pull towards the
-  guide; best: the last round votes best-only.  Returns (current, nnf,
-  dist)."""
-  p = settings.patch
+  [box_origin, box_origin + box_shape).  guide_weight: this level's pull
+  towards the guide; blur: the half-width of the low-pass that the pull
+  sees (blur_width); kernel: the static settings; best: the last round
+  votes best-only.  Returns (current, nnf, dist)."""
+  p = kernel.patch
   r = p // 2
   th, tw = box_shape
-  grads = settings.gradients
+  grads = kernel.gradients
   valid = valid_sources(hole, inside, p + 2 if grads else p)
   guide_low = _box_blur(guide, blur)
   k_pca, k_init, k_search = jax.random.split(key, 3)
   fimage = features(image, grads)
   scale = float(p * p * fimage.shape[-1])
-  filters = _pca_filters(k_pca, fimage, valid, p, settings.dims,
-                         settings.samples)
+  filters = _pca_filters(k_pca, fimage, valid, p, kernel.dims,
+                         kernel.samples)
   fs = _conv(fimage, filters, 'SAME')
   y0, x0 = box_origin[0], box_origin[1]
   box_hole = jax.lax.dynamic_slice(hole, (y0, x0), (th, tw))
@@ -302,8 +316,8 @@ def level(key, image, hole, inside, guide, current, nnf, box_origin, rounds,
     if best_only:
       weight = jnp.where(jnp.isfinite(dist), 1.0 / (1e-9 + dist), 0.0)
     else:
-      weight = similarity(dist, scale, settings.relative_weights,
-                          settings.sharpness)
+      weight = similarity(dist, scale, kernel.relative_weights,
+                          kernel.sharpness)
     voted, ok = _vote(image, nnf, weight, vote_patch, best_only)
     return write(cur, voted, ok)
 
@@ -314,7 +328,7 @@ def level(key, image, hole, inside, guide, current, nnf, box_origin, rounds,
   ft = target_features(current, ones)
   nnf, dist = _improve(ft, fs, valid, nnf, dist, nnf)
   fresh = _sample_valid(k_init, valid, (th, tw))
-  if not settings.fresh_start:  # Only where no match was carried up.
+  if not kernel.fresh_start:  # Only where no match was carried up.
     fresh = jnp.where(vote_first, nnf, fresh)
   nnf, dist = _improve(ft, fs, valid, nnf, dist, fresh)
   # The carried match, voted with this level's pixels: sharp from the start.
@@ -324,11 +338,11 @@ def level(key, image, hole, inside, guide, current, nnf, box_origin, rounds,
   def round_(i, carry):
     current, nnf, dist = carry
     ft = target_features(current,
-                         _trust(dist, box_hole, settings.guide_trust))
+                         _trust(dist, box_hole, kernel.guide_trust))
     dist = _distance(ft, fs, nnf)
     dist = jnp.where(valid[nnf[..., 0], nnf[..., 1]], dist, jnp.inf)
     nnf, dist = _search(jax.random.fold_in(k_search, i), ft, fs, valid, nnf,
-                        dist, iters, settings.coherence)
+                        dist, iters, kernel.coherence)
     if best:
       current = jax.lax.cond(i == rounds - 1,
                              lambda c: vote(c, nnf, dist, True),

@@ -66,6 +66,11 @@ class Settings(NamedTuple):
   #   the carried match, as levels above max_search_side do)
 
 
+def kernel(settings: Settings) -> pm.Kernel:
+  """The per-level kernel's part of `settings`."""
+  return pm.Kernel(**{k: getattr(settings, k) for k in pm.Kernel._fields})
+
+
 def _fast_key(key):
   """A key of XLA's own generator: its sampling compiles in a fraction of
   threefry's time, and the searches need many samples, not crypto."""
@@ -73,7 +78,8 @@ def _fast_key(key):
   return jax.random.key(int(seed), impl='unsafe_rbg')
 
 
-def _resize(x, hw):
+def resize(x: np.ndarray, hw) -> np.ndarray:
+  """[H, W(, C)] to hw: area-averaged when it shrinks, bilinear else."""
   import cv2  # pylint: disable=g-import-not-at-top
   if x.shape[:2] == tuple(hw):
     return x
@@ -133,8 +139,8 @@ def pyramid(image, hole, min_side: int, shrink: bool = False):
       levels.append(_shrink_level(img, hl))
       continue
     known = (~hl).astype(np.float32)
-    k = _resize(known, hw)
-    c = _resize(img * known[..., None], hw) / np.maximum(k, 1e-6)[..., None]
+    k = resize(known, hw)
+    c = resize(img * known[..., None], hw) / np.maximum(k, 1e-6)[..., None]
     levels.append((c.astype(np.float32), k < 0.5))
 
 
@@ -179,8 +185,8 @@ def synthesize(image, hole, guide, key, settings: Settings = Settings()):
     x0 = int(min(xs.min(), wp - tw))
     inside = np.zeros((hp, wp), bool)
     inside[:h, :w] = True
-    guide_up = _resize(np.asarray(guide, np.float32), (h, w))
-    start = guide_up if current is None else _resize(
+    guide_up = resize(np.asarray(guide, np.float32), (h, w))
+    start = guide_up if current is None else resize(
         np.asarray(current, np.float32), (h, w))
     current_p = _pad_to(np.where(hl[..., None], start, img), (hp, wp))
     sigma = settings.guide_sigma * max(w / guide.shape[1], 1.0)
@@ -221,7 +227,7 @@ def synthesize(image, hole, guide, key, settings: Settings = Settings()):
           jnp.asarray([y0, x0], jnp.int32), rounds, iters,
           nnf_full is not None, jnp.float32(weight),
           jnp.int32(pm.blur_width(sigma)), box_shape=(th, tw),
-          settings=settings, vote_patch=vote_patch,
+          kernel=kernel(settings), vote_patch=vote_patch,
           best=settings.best_final and depth == 0)
     full = np.stack(np.meshgrid(np.arange(hp), np.arange(wp), indexing='ij'),
                     axis=-1).astype(np.int32)

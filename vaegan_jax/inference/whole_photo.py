@@ -31,7 +31,9 @@ import jax
 import numpy as np
 from scipy import ndimage
 
+from vaegan_jax.inference import inputs
 from vaegan_jax.inference import patch_synthesis
+from vaegan_jax.models import fills
 
 # (images [B, h, w, 3], holes [B, h, w], key or None) -> raw [B, h, w, 3].
 ModelFn = Callable[[np.ndarray, np.ndarray, Optional[jax.Array]], np.ndarray]
@@ -117,15 +119,6 @@ def is_direct(p: FillPlan, shape: Tuple[int, int], tile: int = TILE) -> bool:
           and max(shape) <= tile)
 
 
-def _resize(x: np.ndarray, hw: Tuple[int, int]) -> np.ndarray:
-  if x.shape[:2] == tuple(hw):
-    return x
-  shrink = hw[0] < x.shape[0] or hw[1] < x.shape[1]
-  out = cv2.resize(x, (hw[1], hw[0]),
-                   interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-  return out.reshape(hw + x.shape[2:])
-
-
 def _resize_hole(hole: np.ndarray, hw: Tuple[int, int]) -> np.ndarray:
   """A pixel is a hole at the new size if any of it was (conservative)."""
   if hole.shape == tuple(hw):
@@ -137,21 +130,20 @@ def _resize_hole(hole: np.ndarray, hw: Tuple[int, int]) -> np.ndarray:
   return (area > 1e-3) | near
 
 
-def _push_pull(values: np.ndarray, known: np.ndarray) -> np.ndarray:
-  """Smooth interpolation of values [h, w, c] from the `known` pixels."""
-  levels = [(values * known[..., None], known.astype(np.float32))]
-  while min(levels[-1][1].shape) > 1:
-    v, k = levels[-1]
-    hw = ((k.shape[0] + 1) // 2, (k.shape[1] + 1) // 2)
-    kk = _resize(k, hw)
-    vv = _resize(v, hw)
-    levels.append((vv, kk))
-  fill = levels[-1][0] / np.maximum(levels[-1][1], 1e-8)[..., None]
-  for v, k in reversed(levels[:-1]):
-    up = _resize(fill, k.shape)
-    mean = v / np.maximum(k, 1e-8)[..., None]
-    fill = np.where((k > 1e-3)[..., None], mean, up)
-  return fill
+_pyramid_fill = jax.jit(fills.pyramid_fill)
+
+
+def push_pull(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+  """Smooth interpolation of values [h, w, c] from the `known` pixels: the
+  model's own parameter-free fill (models/fills.py), padded to a few
+  sizes so that nearby regions share its compiled program."""
+  h, w = known.shape
+  shape = (inputs.bucket(h, 16), inputs.bucket(w, 16))
+  v = np.zeros(shape + values.shape[2:], np.float32)
+  v[:h, :w] = values
+  missing = np.ones((1,) + shape + (1,), np.float32)
+  missing[0, :h, :w, 0] = ~known
+  return np.asarray(_pyramid_fill(v[None], missing))[0, :h, :w]
 
 
 def seam_correct(out: np.ndarray, image: np.ndarray, hole: np.ndarray,
@@ -175,9 +167,9 @@ def seam_correct(out: np.ndarray, image: np.ndarray, hole: np.ndarray,
   inner = h & ndimage.binary_dilation(~h, iterations=ring, border_value=0)
   if not outer.any():
     return np.where(hole[..., None], out, image)
-  ext = _push_pull(image[sl].astype(np.float32), outer)
+  ext = push_pull(image[sl].astype(np.float32), outer)
   diff = np.where(inner[..., None], ext - out[sl], 0.0).astype(np.float32)
-  field = _push_pull(diff, inner) if inner.any() else np.zeros_like(diff)
+  field = push_pull(diff, inner) if inner.any() else np.zeros_like(diff)
   deep = (h & ~inner)[..., None]
   for _ in range(iterations):
     p = np.pad(field, ((1, 1), (1, 1), (0, 0)), mode='edge')
@@ -238,6 +230,43 @@ def run_tiled(model: ModelFn, image: np.ndarray, hole: np.ndarray, key,
   return np.where(weight > 0, acc / np.maximum(weight, 1e-8), image)
 
 
+def fill_batch(model: ModelFn, images: np.ndarray, holes: np.ndarray, *,
+               work_size: int, key=None, check_memory=None,
+               synthesis: Optional[patch_synthesis.Settings] = None,
+               synthesis_key=None) -> np.ndarray:
+  """Fills images [N, H, W, 3] (uint8, or float in [0, 1]) with holes
+  bool [N, H, W]; returns float32 [N, H, W, 3].
+
+  Images at the training scale already (each hole's plan is one model call
+  on the whole image, no larger than a tile) are one batched model call,
+  seam-corrected; any other image is `fill`ed on its own, after
+  `check_memory(bytes, what)` has seen the whole batch's working memory,
+  before any large copy is made.  key, synthesis, synthesis_key: as for
+  `fill` (synthesis_key is folded with the image's index).
+  """
+  n, h, w = holes.shape
+
+  def as_float(x):
+    return (x.astype(np.float32) / 255.0 if x.dtype == np.uint8
+            else x.astype(np.float32))
+
+  direct = max(h, w) <= TILE and all(
+      is_direct(plan(holes[i], work_size), (h, w))
+      for i in range(n) if holes[i].any())
+  if direct:  # At the training scale: the model's fill is the fill.
+    x = as_float(images)
+    raw = model(x, holes, key)
+    return np.stack([seam_correct(raw[i], x[i], holes[i]) for i in range(n)])
+  if check_memory is not None:
+    check_memory(BYTES_PER_PIXEL * n * h * w, f'{n} image(s) of {h}x{w}')
+  return np.stack([
+      fill(model, as_float(images[i]), holes[i], work_size=work_size,
+           key=key, check_memory=check_memory, synthesis=synthesis,
+           synthesis_key=(None if synthesis_key is None
+                          else jax.random.fold_in(synthesis_key, i)))
+      for i in range(n)])
+
+
 def fill(model: ModelFn, image: np.ndarray, hole: np.ndarray, *,
          work_size: int, key=None, check_memory=None,
          synthesis: Optional[patch_synthesis.Settings] = None,
@@ -293,7 +322,7 @@ def coarse_fill(model, image, hole, scale, key):
   """The model's seam-corrected fill of image [H, W, 3] at `scale`."""
   hw = (max(1, round(image.shape[0] * scale)),
         max(1, round(image.shape[1] * scale)))
-  img_s = _resize(image, hw)
+  img_s = patch_synthesis.resize(image, hw)
   hole_s = _resize_hole(hole, hw) if scale < 1.0 else hole
   return seam_correct(run_tiled(model, img_s, hole_s, key), img_s, hole_s)
 
@@ -307,14 +336,16 @@ def _fill_group(model, out, hole, work_size, key, check_memory):
   for level, scale in enumerate(p.scales):
     hw = (max(1, round(region.shape[0] * scale)),
           max(1, round(region.shape[1] * scale)))
-    img_s = _resize(region, hw)
+    img_s = patch_synthesis.resize(region, hw)
     hole_s = _resize_hole(region_hole, hw) if scale < 1.0 else region_hole
     sub = None if key is None else jax.random.fold_in(key, level)
     raw = run_tiled(model, img_s, hole_s, sub)
     if result is not None:
       # Structure from the coarser scale, texture from this one.
       coarse_hw = result.shape[:2]
-      low = _resize(result, hw)
-      raw = low + (raw - _resize(_resize(raw, coarse_hw), hw))
+      low = patch_synthesis.resize(result, hw)
+      blur = patch_synthesis.resize(patch_synthesis.resize(raw, coarse_hw),
+                                    hw)
+      raw = low + (raw - blur)
     result = seam_correct(raw, img_s, hole_s)
   out[y0:y1, x0:x1] = np.where(region_hole[..., None], result, region)
