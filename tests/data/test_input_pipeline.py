@@ -221,6 +221,29 @@ def test_folder_shards_are_disjoint_across_processes(tmp_path):
   assert seen[0] == set(levels[0::2]) and seen[1] == set(levels[1::2])
 
 
+def test_a_folder_sets_images_aside_for_evaluation(tmp_path):
+  levels = list(range(10, 250, 12))  # 20 files, one grey level each
+  for i, level in enumerate(levels):
+    Image.fromarray(np.full((24, 24, 3), level, np.uint8)).save(
+        tmp_path / f'{i:02d}.png')
+  config = _config(source='folder', folder=str(tmp_path), grayscale_prob=0.0,
+                   channel_permute_prob=0.0)
+  config.data.folder_heldout = 4
+  it = input_pipeline.create_train_iterator(config, num_local_devices=2)
+  images = np.concatenate([b['image'].reshape(-1, 16 * 16 * 3)
+                           for b in _take(it, 12)])
+  seen = {int(round(x * 255)) for x in images.mean(axis=1)}
+  assert seen == set(levels[4:])  # 96 crops: every training file, no other
+  held_out = eval_sets.load_eval_data(config, num_masks_per_image=1)
+  assert held_out['name'] == [f'{i:02d}.png/m0' for i in range(4)]
+  # A folder with at most twice as many images keeps them all for training.
+  assert image_folder.split_heldout(list('abcdefgh'), 4) == (
+      list('abcdefgh'), [])
+  assert image_folder.split_heldout(list('abcdefghi'), 4) == (
+      list('efghi'), list('abcd'))
+  assert image_folder.split_heldout(list('abc'), 0) == (list('abc'), [])
+
+
 def test_folder_without_usable_images(tmp_path):
   with pytest.raises(ValueError, match=re.escape(str(tmp_path))):
     input_pipeline.create_train_iterator(

@@ -22,6 +22,9 @@ def get_config():
   config.data.data_dir = ''          # TFDS data_dir; may be a gs:// path.
   config.data.tfds_download = False  # try download_and_prepare if missing.
   config.data.folder = ''            # a folder of the user's own images.
+  # Its first (sorted) images set aside for evaluation, never trained on,
+  # when it has more than twice as many (0: none).
+  config.data.folder_heldout = 8
   config.data.min_crop_scale = 0.15  # random crop side as a fraction of the short side.
   config.data.max_crop_scale = 1.0
   # Colour augmentation of training crops (input_pipeline._augment_colour).

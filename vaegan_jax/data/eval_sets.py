@@ -5,8 +5,9 @@ Every call gives the same images and masks, whatever the training seed:
                     one size, each with masks of the training mask mixture;
   load_eval_photos  whole held-out photos at their own size, each with one
                     object-like hole (masks.object_mask).
-For 'folder' and 'tfds' data the first 16 images stand in for the held-out
-photos.
+For 'tfds' data the first 16 images of the evaluation split stand in for
+the held-out photos; for 'folder' data, the images a training run sets
+aside (config.data.folder_heldout), else the folder's first 16.
 """
 import os
 
@@ -63,11 +64,10 @@ def load_eval_data(config, *, num_masks_per_image: int = 4,
     crops = [(view(img, s, a, size), f'{name}/{s}_{a}')
              for s, a in views for name, img in photos]
   elif config.data.source == 'folder':
-    paths = image_folder.list_folder_images(config.data.folder)[0]
     crops = [(view(image_folder.decode(tf.io.read_file(path)).numpy(), 1.0,
                     'center', size),
               os.path.relpath(path, config.data.folder))
-             for path in paths[:_MAX_EVAL_IMAGES]]
+             for path in _folder_eval_paths(config, _MAX_EVAL_IMAGES)]
   else:
     builder = input_pipeline.tfds_builder(config)
     name = config.data.tfds_split if split == 'train' else (
@@ -86,6 +86,15 @@ def load_eval_data(config, *, num_masks_per_image: int = 4,
       'name': [f'{name}/m{m}' for m in range(num_masks_per_image)
                for _, name in crops],
   }
+
+
+def _folder_eval_paths(config, max_images: int):
+  """The images a folder run set aside (data.folder_heldout), else the
+  folder's first `max_images` (a folder only evaluated, or too small)."""
+  usable = image_folder.list_folder_images(config.data.folder)[0]
+  heldout = image_folder.split_heldout(usable,
+                                       config.data.folder_heldout)[1]
+  return (heldout or usable)[:max_images]
 
 
 def _fit_long_side(image: np.ndarray, max_side: int) -> np.ndarray:
@@ -111,10 +120,9 @@ def named_images(config, *, split: str = 'heldout',
     return list(zip(input_pipeline.embedded_names(split),
                     input_pipeline.load_embedded_images(split)))
   if config.data.source == 'folder':
-    paths = image_folder.list_folder_images(config.data.folder)[0]
     return [(os.path.relpath(p, config.data.folder),
              image_folder.decode(tf.io.read_file(p)).numpy())
-            for p in paths[:max_images]]
+            for p in _folder_eval_paths(config, max_images)]
   builder = input_pipeline.tfds_builder(config)
   name = config.data.tfds_eval_split or next(
       (s for s in tfds_splits if s in builder.info.splits), tfds_splits[-1])

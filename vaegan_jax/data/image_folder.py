@@ -33,6 +33,16 @@ def list_folder_images(folder: str):
   return usable, skipped, ignored
 
 
+def split_heldout(usable, count: int):
+  """(training paths, held-out paths) of a folder's sorted usable images:
+  the first `count` are set aside for evaluation when the folder has more
+  than 2 * count images; otherwise none is (a small folder trains on all,
+  and its evaluation images are also trained on)."""
+  if count <= 0 or len(usable) <= 2 * count:
+    return list(usable), []
+  return list(usable[count:]), list(usable[:count])
+
+
 def image_problem(path: str) -> str | None:
   """None if TF can decode `path` to correct RGB, else why not."""
   try:

@@ -210,6 +210,11 @@ def _folder_dataset(config, indices: tf.data.Dataset, process_index: int,
         f'No usable images in config.data.folder={folder!r} ({len(skipped)} '
         f'unreadable, {ignored} without one of the extensions '
         f'{image_folder.IMAGE_EXTENSIONS}).')
+  usable, heldout = image_folder.split_heldout(usable,
+                                              config.data.folder_heldout)
+  if heldout:
+    logging.info('Image folder %s: %d images set aside for evaluation '
+                 '(data.folder_heldout).', folder, len(heldout))
   shard = usable[process_index::process_count]
   if not shard:
     logging.warning('Fewer images than processes: every process reads all.')

@@ -94,6 +94,7 @@ def main(argv):
       config.image_size)
   if FLAGS.folder:
     config.data.source, config.data.folder = 'folder', FLAGS.folder
+    config.data.folder_heldout = 0  # the whole folder is for evaluation
   if FLAGS.tfds_name:
     config.data.source, config.data.tfds_name = 'tfds', FLAGS.tfds_name
     config.data.tfds_eval_split = ''  # the new dataset's own

@@ -80,4 +80,10 @@ def upgrade(config: dict) -> dict:
         config['model'][name].setdefault(key, value)
   config.setdefault('init_from', '')
   config.setdefault('lock_timeout', 300.0)
+  # Runs from before the held-out scores while training had none, and
+  # trained on every image of a folder.
+  config.setdefault('eval_every', 0)
+  config.setdefault('eval', {'evaluator': 'during_training',
+                             'num_images': 64, 'best_metric': 'lpips'})
+  config.setdefault('data', {}).setdefault('folder_heldout', 0)
   return config
