@@ -150,12 +150,12 @@ def main():
       ['size', 'padded', 'hole', 'first call', 'compiles', 'warm',
        *methods, *(f'{m}/warm' for m in methods)], rows)
 
-  if args.padding == 'bucket' and hasattr(api, '_bucket'):
+  if args.padding == 'bucket':
     rows = []
     for h, w in sizes:
       f = params.pad_multiple
       bh, bw = _padded(params, h, w)
-      mh, mw = _multiple(h, f), _multiple(w, f)
+      mh, mw = _multiple(1, h, w, f)[1:]
       if (bh, bw) == (mh, mw):
         continue
       ratios = _bucket_cost(params, *_image_and_mask(h, w, config.masks),

@@ -117,6 +117,7 @@ def main():
              'median_warm_over_patchmatch': bench_util.median(pm_ratios)}
 
   image, hole = data['image'][0], data['mask'][0][..., 0] > 0.5
+  image, hole = image[:max_side, :max_side], hole[:max_side, :max_side]
   # The page's "3 alternatives" against one fill, warm, same photo.
   single = bench_util.median(bench_util.timed(
       lambda: api.inpaint(params, image, hole, texture=args.texture),
@@ -130,8 +131,7 @@ def main():
   bench_util.print_table('3 samples vs 1 fill, warm (median)', [
       'photo', '1 fill s', '3 samples s', 'ratio'], [(
           data['name'][0], single, three, three / single)])
-  cli_s, cli_peak = _cold_cli(args.workdir, image[:max_side, :max_side],
-                              hole[:max_side, :max_side], args.texture,
+  cli_s, cli_peak = _cold_cli(args.workdir, image, hole, args.texture,
                               cold=not args.smoke)
   results.update(cold_cli_s=cli_s, cold_cli_peak_gib=cli_peak)
 

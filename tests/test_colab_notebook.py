@@ -36,7 +36,7 @@ def _as_python(source: str) -> str:
 def test_notebook_has_every_step_a_user_needs():
   text = '\n'.join(''.join(c['source']) for c in _cells())
   for needle in ('pip install', 'jax[tpu]', 'DATA_DIR', 'gs://',
-                 '%tensorboard', 'train', 'load_params',
+                 '%tensorboard', 'train_loop.train(', 'load_params',
                  'inpaint(', 'num_samples=8'):
     assert needle in text, needle
   tagged = [c for c in _cells() if 'parameters' in c['metadata'].get('tags', [])]

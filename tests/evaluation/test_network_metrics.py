@@ -1,4 +1,4 @@
-"""perceptual + eval.py: FID, KID, LPIPS, P-IDS/U-IDS from weight files.
+"""network_metrics + eval.py: FID, KID, LPIPS, P-IDS/U-IDS from weight files.
 
 The weights are drawn at random in the reference networks' layout (their
 exactness is tests/evaluation/test_inception.py's and tests/evaluation/test_lpips.py's), saved

@@ -52,7 +52,8 @@ def _inputs(draw):
   elif kind == 'uint8':
     mask = draw(hnp.arrays(np.uint8, mask_lead + (h, w),
                            elements=st.sampled_from([0, 1, 255])))
-    hole = mask > 0
+    # Labels 0/1 unless 255 occurs; then white is the hole (half of 255).
+    hole = mask > (127.5 if mask.max(initial=0) > 1 else 0.5)
   else:
     mask = draw(hnp.arrays(np.float32, mask_lead + (h, w),
                            elements=st.floats(0, 1, width=32)))

@@ -156,3 +156,11 @@ def test_the_command_fills_a_folder_like_single_calls(tmp_path, capsys):
   with pytest.raises(SystemExit):
     cli.main([str(photos / 'b.png'), str(masks / 'b.png'), '-o',
               str(single), '--overwrite'])
+  # --num_samples as for one file: the samples side by side.
+  os.remove(photos / 'a.jpg')
+  os.remove(photos / 'c.PNG')
+  assert cli.main([str(photos), str(masks), '-o', str(tmp_path / 'k'),
+                   '--num_samples', '2', '--seed', '3']) == 0
+  tiled = np.asarray(Image.open(tmp_path / 'k' / 'b.png'))
+  assert tiled.shape == (40, 96, 3)
+  assert not np.array_equal(tiled[:, :48], tiled[:, 48:])

@@ -40,7 +40,7 @@ def test_shipped_model_is_small_and_loads():
 
 @pytest.mark.heavy
 def test_shipped_model_meets_the_targets_on_large_holes(held_out):
-  # What holds for the #13 model (docs/quality.md) on held-out 64 px crops
+  # What holds for the shipped model (docs/quality.md) on held-out 64 px crops
   # with 40-60% holes (58 of them; all 228: SWD 57.9 vs shift-map 62.6):
   # more realistic than biharmonic's smooth fill and than shift-map (lower
   # SWD on hole patches) for less than 2.5 dB of PSNR, and a fidelity
@@ -90,4 +90,7 @@ def test_cli_uses_the_shipped_model_without_workdir(tmp_path):
                   str(tmp_path / 'smooth.png'), '--fidelity'])
   smooth = image_io.read_image(str(tmp_path / 'smooth.png'))
   np.testing.assert_array_equal(smooth[mask == 0], image[mask == 0])
-  assert (smooth[mask > 0] != out[mask > 0]).any()  # no copied texture
+  # No copied texture: far less gradient energy in the hole.
+  hole = (mask > 0)[None]
+  energy = lambda x: metrics.gradient_energy(x[None] / 255.0, hole)[0]  # pylint: disable=unnecessary-lambda-assignment
+  assert energy(smooth) < 0.7 * energy(out), (energy(smooth), energy(out))

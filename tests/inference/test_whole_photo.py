@@ -64,7 +64,7 @@ def test_seam_correction_removes_a_colour_shift():
   # Across the hole's border the step is gone; the texture is kept.
   step = np.abs(out[19, 30:70] - out[20, 30:70]).mean()
   before = np.abs(image[19, 30:70] - shifted[20, 30:70]).mean()
-  assert before > 0.1 and step < 0.03
+  assert before > 0.1 and step < 0.2 * before
   np.testing.assert_allclose(np.abs(out[hole] - image[hole]).mean(), 0.0,
                              atol=0.03)
 

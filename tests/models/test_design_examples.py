@@ -49,7 +49,7 @@ def test_new_generator_and_loss_term_from_the_docs(monkeypatch):
   edited = default.get_config()
   for block in (blocks[1], blocks[3]):
     exec(block, {'config': edited, 'ml_collections': ml_collections})  # pylint: disable=exec-used
-  with pytest.raises(config_lib.ConfigError, match='model.plain'):
+  with pytest.raises(config_lib.ConfigError, match='Unknown config key'):
     config_lib.validate(config)
   monkeypatch.setattr(default, 'get_config', lambda: edited)
   config_lib.validate(config)

@@ -19,7 +19,9 @@ def test_tpu_v3_config_is_the_tpu_recipe():
   config = tpu_v3.get_config()
   assert config.image_size == 256
   assert config.model.dtype == 'bfloat16'
-  assert config.data.source == 'tfds' and 'data_dir' in config.data
+  assert config.data.source == 'tfds' and config.data.tfds_download
+  assert config.data.tfds_name == 'places365_small'
+  assert config.data.tfds_eval_split == 'validation'
   assert config.batch_size % 8 == 0  # TPU v3-8: 8 cores.
 
 

@@ -135,10 +135,10 @@ _pyramid_fill = jax.jit(fills.pyramid_fill)
 
 def push_pull(values: np.ndarray, known: np.ndarray) -> np.ndarray:
   """Smooth interpolation of values [h, w, c] from the `known` pixels: the
-  model's own parameter-free fill (models/fills.py), padded to a few
-  sizes so that nearby regions share its compiled program."""
+  model's own parameter-free fill (models/fills.py), padded to powers of
+  two (at least 32) so that few compiled programs serve every region."""
   h, w = known.shape
-  shape = (inputs.bucket(h, 16), inputs.bucket(w, 16))
+  shape = tuple(max(32, 1 << (int(n) - 1).bit_length()) for n in (h, w))
   v = np.zeros(shape + values.shape[2:], np.float32)
   v[:h, :w] = values
   missing = np.ones((1,) + shape + (1,), np.float32)

@@ -86,6 +86,11 @@ def validate(config, *, num_local_devices: int = 1,
   Raises:
     ConfigError: saying how to fix it.
   """
+  try:
+    # A loss weight's own message first: it says which term lacks one.
+    _check_loss(config.loss)
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
   check_keys(config, default.get_config())
   try:
     _validate(config, num_local_devices * process_count)
