@@ -78,11 +78,16 @@ def _fake_run(items, calls, overwrite=False, fail_on=()):
   return summary, lines, errors
 
 
-def test_a_bad_photo_is_reported_and_the_run_goes_on(tmp_path):
+def _paired(tmp_path):
+  """(output folder, items) of `_tree`'s photos."""
   photos, masks = _tree(tmp_path)
   out = tmp_path / 'out'
   out.mkdir()
-  items, _ = folder.pair(str(photos), str(masks), str(out))
+  return out, folder.pair(str(photos), str(masks), str(out))[0]
+
+
+def test_a_bad_photo_is_reported_and_the_run_goes_on(tmp_path):
+  out, items = _paired(tmp_path)
   calls = []
   summary, lines, errors = _fake_run(items, calls, fail_on=('b.png',))
   assert (summary.written, summary.skipped, summary.failed) == (2, 0, 1)
@@ -92,10 +97,7 @@ def test_a_bad_photo_is_reported_and_the_run_goes_on(tmp_path):
 
 
 def test_rerun_skips_what_is_done_and_overwrite_redoes_it(tmp_path):
-  photos, masks = _tree(tmp_path)
-  out = tmp_path / 'out'
-  out.mkdir()
-  items, _ = folder.pair(str(photos), str(masks), str(out))
+  out, items = _paired(tmp_path)
   calls = []
 
   # A run stopped after the first photo (Ctrl-C while the second is filled).
