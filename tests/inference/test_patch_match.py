@@ -147,3 +147,16 @@ def test_box_blur_of_zero_width_is_the_identity():
   x = np.random.default_rng(0).random((16, 20, 3)).astype(np.float32)
   np.testing.assert_array_equal(
       np.asarray(pm._box_blur(jnp.asarray(x), jnp.int32(0))), x)
+
+
+@pytest.mark.parametrize('padding', ['SAME', 'VALID'])
+def test_row_stacked_conv_is_the_plain_conv(padding):
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.random((23, 31, 3)).astype(np.float32))
+  f = jnp.asarray(rng.normal(size=(7, 7, 3, 5)).astype(np.float32))
+  plain = jax.lax.conv_general_dilated(
+      x[None], f, (1, 1), padding, dimension_numbers=('NHWC', 'HWIO', 'NHWC'),
+      precision=jax.lax.Precision.HIGHEST)[0]
+  got = pm._conv(x, f, padding)
+  assert got.shape == plain.shape
+  np.testing.assert_allclose(got, plain, rtol=1e-5, atol=1e-5)
