@@ -25,7 +25,8 @@ from vaegan_jax.evaluation import common
 
 def main():
   p = bench_util.parser('eval_during_training', __doc__)
-  p.add_argument('--config', default='configs/default.py')
+  p.add_argument('--config', default=None,
+                 help='default configs/default.py; smoke: configs/test.py')
   p.add_argument('--set', action='append', default=[],
                  help='config override key=value (repeatable)')
   p.add_argument('--steps', type=int, default=None,
@@ -33,7 +34,9 @@ def main():
   args = p.parse_args()
   overrides = list(args.set)
   if args.smoke:
-    overrides += ['image_size=16', 'batch_size=2', 'eval.num_images=4']
+    overrides += ['batch_size=2', 'eval.num_images=4', 'eval_every=500']
+  args.config = args.config or ('configs/test.py' if args.smoke
+                                else 'configs/default.py')
   config = bench_util.load_config(args.config, overrides)
   steps = args.steps or (2 if args.smoke else 20)
   repeats = args.repeats or (1 if args.smoke else 3)

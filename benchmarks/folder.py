@@ -107,14 +107,14 @@ def _compare(photos):
 def main():
   p = bench_util.parser('folder', __doc__)
   p.add_argument('--photos', type=int, default=None,
-                 help='how many photos (default 20; smoke 2)')
+                 help='how many photos (default 20; smoke 1)')
   p.add_argument('--max_side', type=int, default=None,
                  help='their long side (default 512; smoke 96)')
   p.add_argument('--sets', default=None,
                  help="'same', 'mixed' or 'same,mixed' (default; smoke: "
                  "same)")
   args = p.parse_args()
-  count = args.photos or (2 if args.smoke else 20)
+  count = args.photos or (1 if args.smoke else 20)
   max_side = args.max_side or (96 if args.smoke else 512)
   sets = (args.sets or ('same' if args.smoke else 'same,mixed')).split(',')
   results, rows = {'photos': count, 'max_side': max_side}, []
