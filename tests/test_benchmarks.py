@@ -118,7 +118,7 @@ def test_copy_settings_scores_each_setting():
 @pytest.mark.heavy
 def test_patch_engine_scores_rows_and_caches_the_anchors(tmp_path):
   cmd = [sys.executable, os.path.join(ROOT, 'benchmarks', 'patch_engine.py'),
-         '--photos', '0', '--crops', '2', '--anchors', 'pm3',
+         '--photos', '0', '--crops', '1', '--anchors', 'pm3',
          '--cache', str(tmp_path), '--rows', 'bare=@none,guide_weight=0']
   env = dict(os.environ, XLA_FLAGS=xla_flags(1))
   proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True,
@@ -129,7 +129,7 @@ def test_patch_engine_scores_rows_and_caches_the_anchors(tmp_path):
   assert set(rows) == {'pm3', 'bare'}, proc.stdout
   for cols in rows.values():  # LPIPS, SWD > 0 on a real fill
     assert 0 < float(cols[2]) < 1 and float(cols[3]) > 0, cols
-  assert len(list(tmp_path.glob('train_256px_pm3_2_*.npz'))) == 1
+  assert len(list(tmp_path.glob('train_256px_pm3_1_*.npz'))) == 1
   bad = subprocess.run(cmd[:-1] + ['x=no_such=1'], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=600)
   assert bad.returncode != 0 and 'unknown setting' in bad.stderr + bad.stdout
