@@ -137,6 +137,7 @@ def test_eval_prints_the_published_metrics(tmp_path, weight_files):
     assert column in header, header
   with open(tmp_path / 'out' / 'eval_32px_folder.json') as f:
     result = json.load(f)
+  assert set(result['results']) == {'default', 'fidelity'}
   for row in result['results'].values():
     s = row['all']
     assert s['n'] == 4 and np.isfinite(s['fid']) and s['fid'] > 0
