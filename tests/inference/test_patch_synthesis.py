@@ -74,6 +74,30 @@ def test_keys_give_different_fills_and_the_same_key_the_same():
   assert np.abs(a - c)[hole].mean() > 0.02
 
 
+def test_samples_in_one_pass_are_the_single_fills():
+  """k guides and keys searched as one call: the first equals its own
+  single fill, each sample follows its own guide, and known pixels stay."""
+  rng = np.random.default_rng(5)
+  img = np.clip(_stripes(40, 40) + rng.normal(0, 0.1, (40, 40, 3)), 0, 1)
+  img = img.astype(np.float32)
+  hole = np.zeros((40, 40), bool)
+  hole[10:30, 12:28] = True
+  dark = np.where(hole[..., None], 0.1, img).astype(np.float32)
+  guides = np.stack([_smooth_guide(img, hole), dark])
+  keys = [jax.random.PRNGKey(0), jax.random.PRNGKey(1)]
+  both = ps.synthesize_samples(img, hole, guides, keys,
+                               FAST._replace(guide_weight=1.0))
+  assert both.shape == (2, 40, 40, 3)
+  one = ps.synthesize(img, hole, guides[0], keys[0],
+                      FAST._replace(guide_weight=1.0))
+  np.testing.assert_allclose(both[0], one, atol=1e-5)
+  for out in both:
+    np.testing.assert_array_equal(out[~hole], img[~hole])
+  assert np.abs(both[0] - both[1])[hole].mean() > 0.02
+  # The dark guide pulls its sample darker than the mean-colour guide's.
+  assert both[1][hole].mean() < both[0][hole].mean()
+
+
 @pytest.mark.parametrize('shape,box', [
     ((37, 53), (0, 12, 40, 53)),     # odd size, hole on the corner
     ((29, 71), (10, 29, 0, 15)),     # hole on the bottom-left border

@@ -187,16 +187,16 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
   model = runner.Runner(params, fidelity)
   keys = ([None] if not sampled else list(jax.random.split(
       jax.random.PRNGKey(0) if rng is None else rng, k)))
+  # The patch search's randomness: fixed for the default fill, one stream
+  # per sample otherwise.
+  skeys = [jax.random.PRNGKey(0) if key is None
+           else jax.random.fold_in(key, 1) for key in keys]
+  filled = whole_photo.fill_batch(
+      model, orig, hole, work_size=params.image_size, keys=keys,
+      check_memory=_check_host_memory, synthesis=synthesis,
+      synthesis_keys=skeys)
   outs = []
-  for key in keys:
-    # The patch search's randomness: fixed for the default fill, one
-    # stream per sample otherwise.
-    skey = (jax.random.PRNGKey(0) if key is None
-            else jax.random.fold_in(key, 1))
-    out = whole_photo.fill_batch(
-        model, orig, hole, work_size=params.image_size, key=key,
-        check_memory=_check_host_memory, synthesis=synthesis,
-        synthesis_key=skey)
+  for out in filled:
     if orig.dtype == np.uint8:
       out = np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
     else:

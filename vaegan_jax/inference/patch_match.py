@@ -290,8 +290,10 @@ def _trust(dist, box_hole, factor: float):
   return 1.0 / (1.0 + jnp.square(ratio))
 
 
-@functools.partial(jax.jit, static_argnames=('box_shape', 'kernel',
-                                             'vote_patch', 'best'))
+_STATIC = ('box_shape', 'kernel', 'vote_patch', 'best')
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
 def level(key, image, hole, inside, guide, current, nnf, box_origin, rounds,
            iters, vote_first, guide_weight, blur, *,
            box_shape: Tuple[int, int], kernel: Kernel, vote_patch: int,
@@ -301,13 +303,44 @@ def level(key, image, hole, inside, guide, current, nnf, box_origin, rounds,
   towards the guide; blur: the half-width of the low-pass that the pull
   sees (blur_width); kernel: the static settings; best: the last round
   votes best-only.  Returns (current, nnf, dist)."""
+  return _level(key, key, image, hole, inside, guide, current, nnf,
+                box_origin, rounds, iters, vote_first, guide_weight, blur,
+                box_shape=box_shape, kernel=kernel, vote_patch=vote_patch,
+                best=best)
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
+def levels(keys, pca_key, image, hole, inside, guides, current, nnf,
+           box_origin, rounds, iters, vote_first, guide_weight, blur, *,
+           box_shape: Tuple[int, int], kernel: Kernel, vote_patch: int,
+           best: bool = False):
+  """`level` for k samples of one photo in one call: keys, guides [k, H,
+  W, 3], current [k, H, W, 3] and nnf [k, th, tw, 2] carry a sample axis.
+  The source side (valid pixels, the PCA from `pca_key`, the source
+  features) does not depend on the sample and is computed once."""
+  run = functools.partial(_level, box_shape=box_shape, kernel=kernel,
+                          vote_patch=vote_patch, best=best)
+  return jax.vmap(run, in_axes=(0, None, None, None, None, 0, 0, 0, None,
+                                None, None, None, None, None))(
+                                    keys, pca_key, image, hole, inside,
+                                    guides, current, nnf, box_origin, rounds,
+                                    iters, vote_first, guide_weight, blur)
+
+
+def _level(key, pca_key, image, hole, inside, guide, current, nnf,
+           box_origin, rounds, iters, vote_first, guide_weight, blur, *,
+           box_shape, kernel, vote_patch, best):
   p = kernel.patch
   r = p // 2
   th, tw = box_shape
   grads = kernel.gradients
   valid = valid_sources(hole, inside, p + 2 if grads else p)
-  guide_low = _box_blur(guide, blur)
-  k_pca, k_init, k_search = jax.random.split(key, 3)
+  pulled = guide_weight > 0
+  # Without a pull (the finest levels) the blurs, two passes over the whole
+  # level per round, are skipped.
+  guide_low = jax.lax.cond(pulled, _box_blur, lambda g, b: g, guide, blur)
+  k_pca = jax.random.split(pca_key, 3)[0]
+  _, k_init, k_search = jax.random.split(key, 3)
   fimage = features(image, grads)
   scale = float(p * p * fimage.shape[-1])
   filters = _pca_filters(k_pca, fimage, valid, p, kernel.dims,
@@ -322,9 +355,11 @@ def level(key, image, hole, inside, guide, current, nnf, box_origin, rounds,
     return jax.lax.dynamic_update_slice(cur, new, (y0, x0, 0))
 
   def target_features(cur, trust):
-    pull = jax.lax.dynamic_update_slice(
-        jnp.ones(cur.shape[:2]), trust, (y0, x0)) * guide_weight
-    t = cur + pull[..., None] * (guide_low - _box_blur(cur, blur))
+    def pull_towards_guide(cur):
+      pull = jax.lax.dynamic_update_slice(
+          jnp.ones(cur.shape[:2]), trust, (y0, x0)) * guide_weight
+      return cur + pull[..., None] * (guide_low - _box_blur(cur, blur))
+    t = jax.lax.cond(pulled, pull_towards_guide, lambda c: c, cur)
     t = jnp.pad(features(t, grads), ((r, r), (r, r), (0, 0)), mode='edge')
     t = jax.lax.dynamic_slice(t, (y0, x0, 0),
                               (th + 2 * r, tw + 2 * r, t.shape[-1]))
@@ -376,13 +411,18 @@ def level(key, image, hole, inside, guide, current, nnf, box_origin, rounds,
 def vote_level(image, hole, inside, current, nnf, box_origin, *,
                 vote_patch: int):
   """A level too large to search: the carried match, voted with this
-  level's pixels (no patch features, so memory stays that of the image)."""
-  th, tw = nnf.shape[:2]
+  level's pixels (no patch features, so memory stays that of the image).
+  current [k, H, W, 3] and nnf [k, th, tw, 2] carry a sample axis."""
+  th, tw = nnf.shape[1:3]
   y0, x0 = box_origin[0], box_origin[1]
   valid = valid_sources(hole, inside, 1)
-  ok_match = valid[nnf[..., 0], nnf[..., 1]]
-  voted, ok = _vote(image, nnf, ok_match.astype(jnp.float32), vote_patch)
   box_hole = jax.lax.dynamic_slice(hole, (y0, x0), (th, tw))
-  old = jax.lax.dynamic_slice(current, (y0, x0, 0), (th, tw, 3))
-  new = jnp.where((box_hole & ok)[..., None], voted, old)
-  return jax.lax.dynamic_update_slice(current, new, (y0, x0, 0)), nnf
+
+  def one(current, nnf):
+    ok_match = valid[nnf[..., 0], nnf[..., 1]]
+    voted, ok = _vote(image, nnf, ok_match.astype(jnp.float32), vote_patch)
+    old = jax.lax.dynamic_slice(current, (y0, x0, 0), (th, tw, 3))
+    new = jnp.where((box_hole & ok)[..., None], voted, old)
+    return jax.lax.dynamic_update_slice(current, new, (y0, x0, 0))
+
+  return jax.vmap(one)(current, nnf), nnf

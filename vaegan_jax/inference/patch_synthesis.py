@@ -164,6 +164,26 @@ def synthesize(image, hole, guide, key, settings: Settings = Settings()):
   Returns:
     float32 [H, W, 3]: `image` with its hole filled; known pixels unchanged.
   """
+  guide = np.asarray(guide, np.float32)
+  return synthesize_samples(image, hole, guide[None], [key], settings)[0]
+
+
+def synthesize_samples(image, hole, guides, keys,
+                       settings: Settings = Settings()):
+  """`synthesize` for k guides (the network's samples) in one pass: each
+  level is one compiled call for all k, and the source side of a level
+  (its valid pixels, PCA and features) is computed once.
+
+  Args:
+    image, hole: as for `synthesize`.
+    guides: float32 [k, h, w, 3].
+    keys: k jax PRNG keys, one search per guide (the first also draws each
+      level's PCA sample, shared by all).
+  Returns:
+    float32 [k, H, W, 3].
+  """
+  guides = np.asarray(guides, np.float32)
+  k = len(keys)
   r = settings.patch // 2
   levels = pyramid(image, hole, settings.min_side, settings.shrink_holes)
   coarsest = max(len(levels) - 1, 1)
@@ -172,7 +192,7 @@ def synthesize(image, hole, guide, key, settings: Settings = Settings()):
     img, hl = levels[depth]
     h, w = hl.shape
     if not hl.any():
-      current = img
+      current = np.broadcast_to(img, (k,) + img.shape)
       nnf_full = None
       continue
     hp, wp = _shape(h, w, settings.small_side)
@@ -185,24 +205,15 @@ def synthesize(image, hole, guide, key, settings: Settings = Settings()):
     x0 = int(min(xs.min(), wp - tw))
     inside = np.zeros((hp, wp), bool)
     inside[:h, :w] = True
-    guide_up = resize(np.asarray(guide, np.float32), (h, w))
-    start = guide_up if current is None else resize(
-        np.asarray(current, np.float32), (h, w))
-    current_p = _pad_to(np.where(hl[..., None], start, img), (hp, wp))
-    sigma = settings.guide_sigma * max(w / guide.shape[1], 1.0)
+    guides_up = np.stack([resize(g, (h, w)) for g in guides])
+    starts = guides_up if current is None else np.stack(
+        [resize(np.asarray(c, np.float32), (h, w)) for c in current])
+    current_p = _pad_to(np.where(hl[..., None], starts, img), (k, hp, wp))
+    sigma = settings.guide_sigma * max(w / guides.shape[2], 1.0)
     if nnf_full is None:
-      nnf = np.zeros((th, tw, 2), np.int32)
+      nnf = np.zeros((k, th, tw, 2), np.int32)
     else:
-      # Carry the coarser match up: offsets x 2, each pixel its parent's.
-      ph, pw = prev_hw
-      cy = np.clip((np.arange(th) + y0) * ph // h, 0, ph - 1)
-      cx = np.clip((np.arange(tw) + x0) * pw // w, 0, pw - 1)
-      parent = nnf_full[cy][:, cx]
-      off_y = (parent[..., 0] - cy[:, None]) * h / ph
-      off_x = (parent[..., 1] - cx[None, :]) * w / pw
-      nnf = np.stack([np.round(off_y) + (np.arange(th) + y0)[:, None],
-                      np.round(off_x) + (np.arange(tw) + x0)[None, :]],
-                     axis=-1).astype(np.int32)
+      nnf = _carry(nnf_full, prev_hw, (h, w), (y0, x0), (th, tw))
     weight = settings.guide_weight
     if settings.guide_fade:
       weight *= min(1.0, max(0.0, (depth - 1) / max(coarsest - 1, 1)))
@@ -210,29 +221,43 @@ def synthesize(image, hole, guide, key, settings: Settings = Settings()):
     iters = max(settings.min_rounds, min(settings.max_iters, 1 + depth))
     vote_patch = ((settings.final_vote_patch if depth == 0 else 0)
                   or settings.vote_patch or settings.patch)
+    img_p = jnp.asarray(_pad_to(img, (hp, wp)))
+    hl_p = jnp.asarray(_pad_to(hl, (hp, wp), mode='constant'))
+    origin = jnp.asarray([y0, x0], jnp.int32)
     if nnf_full is not None and (max(h, w) > settings.max_search_side or
                                  (depth == 0 and not settings.search_finest)):
-      out, nnf = pm.vote_level(
-          jnp.asarray(_pad_to(img, (hp, wp))),
-          jnp.asarray(_pad_to(hl, (hp, wp), mode='constant')),
-          jnp.asarray(inside), jnp.asarray(current_p), jnp.asarray(nnf),
-          jnp.asarray([y0, x0], jnp.int32), vote_patch=vote_patch)
+      out, nnf = pm.vote_level(img_p, hl_p, jnp.asarray(inside),
+                               jnp.asarray(current_p), jnp.asarray(nnf),
+                               origin, vote_patch=vote_patch)
     else:
-      out, nnf, _ = pm.level(
-          _fast_key(jax.random.fold_in(key, depth)), jnp.asarray(
-              _pad_to(img, (hp, wp))),
-          jnp.asarray(_pad_to(hl, (hp, wp), mode='constant')),
-          jnp.asarray(inside), jnp.asarray(_pad_to(guide_up, (hp, wp))),
-          jnp.asarray(current_p), jnp.asarray(nnf),
-          jnp.asarray([y0, x0], jnp.int32), rounds, iters,
+      level_keys = [_fast_key(jax.random.fold_in(key, depth)) for key in keys]
+      out, nnf, _ = pm.levels(
+          jnp.stack(level_keys), level_keys[0], img_p, hl_p,
+          jnp.asarray(inside), jnp.asarray(_pad_to(guides_up, (k, hp, wp))),
+          jnp.asarray(current_p), jnp.asarray(nnf), origin, rounds, iters,
           nnf_full is not None, jnp.float32(weight),
           jnp.int32(pm.blur_width(sigma)), box_shape=(th, tw),
           kernel=kernel(settings), vote_patch=vote_patch,
           best=settings.best_final and depth == 0)
     full = np.stack(np.meshgrid(np.arange(hp), np.arange(wp), indexing='ij'),
                     axis=-1).astype(np.int32)
-    full[y0:y0 + th, x0:x0 + tw] = np.asarray(nnf)
-    nnf_full = full[:h, :w]
+    full = np.repeat(full[None], k, axis=0)
+    full[:, y0:y0 + th, x0:x0 + tw] = np.asarray(nnf)
+    nnf_full = full[:, :h, :w]
     prev_hw = (h, w)
-    current = np.where(hl[..., None], np.asarray(out)[:h, :w], img)
+    current = np.where(hl[..., None], np.asarray(out)[:, :h, :w], img)
   return np.asarray(current, np.float32)
+
+
+def _carry(nnf_full, prev_hw, hw, origin, box):
+  """The coarser level's matches [k, ph, pw, 2] carried up to the target
+  box of this level: offsets x 2, each pixel its parent's."""
+  (ph, pw), (h, w), (y0, x0), (th, tw) = prev_hw, hw, origin, box
+  cy = np.clip((np.arange(th) + y0) * ph // h, 0, ph - 1)
+  cx = np.clip((np.arange(tw) + x0) * pw // w, 0, pw - 1)
+  parent = nnf_full[:, cy][:, :, cx]
+  off_y = (parent[..., 0] - cy[:, None]) * h / ph
+  off_x = (parent[..., 1] - cx[None, :]) * w / pw
+  return np.stack([np.round(off_y) + (np.arange(th) + y0)[:, None],
+                   np.round(off_x) + (np.arange(tw) + x0)[None, :]],
+                  axis=-1).astype(np.int32)

@@ -24,7 +24,7 @@ Without them, every scale is the model's:
 Images are float32 [H, W, 3] in [0, 1]; holes bool [H, W] (True = missing).
 """
 import math
-from typing import Callable, List, NamedTuple, Optional, Tuple
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import jax
@@ -231,20 +231,22 @@ def run_tiled(model: ModelFn, image: np.ndarray, hole: np.ndarray, key,
 
 
 def fill_batch(model: ModelFn, images: np.ndarray, holes: np.ndarray, *,
-               work_size: int, key=None, check_memory=None,
+               work_size: int, keys: Sequence = (None,), check_memory=None,
                synthesis: Optional[patch_synthesis.Settings] = None,
-               synthesis_key=None) -> np.ndarray:
+               synthesis_keys: Optional[Sequence] = None) -> np.ndarray:
   """Fills images [N, H, W, 3] (uint8, or float in [0, 1]) with holes
-  bool [N, H, W]; returns float32 [N, H, W, 3].
+  bool [N, H, W], once per key of `keys`; returns float32 [k, N, H, W, 3].
 
   Images at the training scale already (each hole's plan is one model call
-  on the whole image, no larger than a tile) are one batched model call,
-  seam-corrected; any other image is `fill`ed on its own, after
-  `check_memory(bytes, what)` has seen the whole batch's working memory,
-  before any large copy is made.  key, synthesis, synthesis_key: as for
-  `fill` (synthesis_key is folded with the image's index).
+  on the whole image, no larger than a tile) are one batched model call
+  per key, seam-corrected; any other image is `fill_samples`ed on its own,
+  after `check_memory(bytes, what)` has seen the whole batch's working
+  memory, before any large copy is made.  keys, synthesis, synthesis_keys:
+  as for `fill_samples` (each synthesis key is folded with the image's
+  index).
   """
   n, h, w = holes.shape
+  k = len(keys)
 
   def as_float(x):
     return (x.astype(np.float32) / 255.0 if x.dtype == np.uint8
@@ -255,16 +257,22 @@ def fill_batch(model: ModelFn, images: np.ndarray, holes: np.ndarray, *,
       for i in range(n) if holes[i].any())
   if direct:  # At the training scale: the model's fill is the fill.
     x = as_float(images)
-    raw = model(x, holes, key)
-    return np.stack([seam_correct(raw[i], x[i], holes[i]) for i in range(n)])
+    outs = []
+    for key in keys:
+      raw = model(x, holes, key)
+      outs.append(np.stack([seam_correct(raw[i], x[i], holes[i])
+                            for i in range(n)]))
+    return np.stack(outs)
   if check_memory is not None:
-    check_memory(BYTES_PER_PIXEL * n * h * w, f'{n} image(s) of {h}x{w}')
+    check_memory(BYTES_PER_PIXEL * k * n * h * w,
+                 f'{k * n} image(s) of {h}x{w}')
   return np.stack([
-      fill(model, as_float(images[i]), holes[i], work_size=work_size,
-           key=key, check_memory=check_memory, synthesis=synthesis,
-           synthesis_key=(None if synthesis_key is None
-                          else jax.random.fold_in(synthesis_key, i)))
-      for i in range(n)])
+      fill_samples(model, as_float(images[i]), holes[i],
+                   work_size=work_size, keys=keys,
+                   check_memory=check_memory, synthesis=synthesis,
+                   synthesis_keys=(None if synthesis_keys is None else [
+                       jax.random.fold_in(s, i) for s in synthesis_keys]))
+      for i in range(n)], axis=1)
 
 
 def fill(model: ModelFn, image: np.ndarray, hole: np.ndarray, *,
@@ -280,15 +288,31 @@ def fill(model: ModelFn, image: np.ndarray, hole: np.ndarray, *,
   synthesis_key: the patch search's.  check_memory: optional
   callable(bytes, what) raising MemoryError.
   """
-  out = np.array(image, np.float32)
+  return fill_samples(model, image, hole, work_size=work_size, keys=[key],
+                      check_memory=check_memory, synthesis=synthesis,
+                      synthesis_keys=[synthesis_key])[0]
+
+
+def fill_samples(model: ModelFn, image: np.ndarray, hole: np.ndarray, *,
+                 work_size: int, keys: Sequence, check_memory=None,
+                 synthesis: Optional[patch_synthesis.Settings] = None,
+                 synthesis_keys: Optional[Sequence] = None) -> np.ndarray:
+  """`fill` once per model key of `keys` (with its synthesis key of
+  `synthesis_keys`); returns [k, H, W, 3] float32.  With `synthesis` the k
+  patch searches of a hole group run as one (patch_synthesis
+  .synthesize_samples)."""
+  outs = np.repeat(np.array(image, np.float32)[None], len(keys), axis=0)
   for i, part in enumerate(groups(hole, work_size)):
-    sub = None if key is None else jax.random.fold_in(key, i)
+    subs = [None if key is None else jax.random.fold_in(key, i)
+            for key in keys]
     if synthesis is None:
-      _fill_group(model, out, part, work_size, sub, check_memory)
+      for out, sub in zip(outs, subs):
+        _fill_group(model, out, part, work_size, sub, check_memory)
     else:
-      _synthesize_group(model, out, part, work_size, sub, check_memory,
-                        synthesis, jax.random.fold_in(synthesis_key, i))
-  return out
+      _synthesize_group(model, outs, part, work_size, subs, check_memory,
+                        synthesis, [jax.random.fold_in(s, i)
+                                    for s in synthesis_keys])
+  return outs
 
 
 def _working_region(out, hole, work_size, check_memory):
@@ -303,19 +327,22 @@ def _working_region(out, hole, work_size, check_memory):
           hole[y0:y1, x0:x1])
 
 
-def _synthesize_group(model, out, hole, work_size, key, check_memory,
-                      settings, synthesis_key):
-  """Fills `hole` (one group) of `out` [H, W, 3] in place: the network at
-  the coarsest scale, then the photo's own patches up to full size."""
-  p, region, region_hole = _working_region(out, hole, work_size,
+def _synthesize_group(model, outs, hole, work_size, keys, check_memory,
+                      settings, synthesis_keys):
+  """Fills `hole` (one group) of each of outs [k, H, W, 3] in place: the
+  network at the coarsest scale (its k samples), then the photo's own
+  patches up to full size, the k searches as one."""
+  p, region, region_hole = _working_region(outs[0], hole, work_size,
                                            check_memory)
   y0, y1, x0, x1 = p.box
-  guide = coarse_fill(model, region, region_hole, p.scales[0], key)
-  result = patch_synthesis.synthesize(region, region_hole, guide,
-                                      synthesis_key, settings)
-  if settings.finish:  # Copy seams and any step at the border removed.
-    result = seam_correct(result, region, region_hole)
-  out[y0:y1, x0:x1] = np.where(region_hole[..., None], result, region)
+  guides = np.stack([coarse_fill(model, region, region_hole, p.scales[0],
+                                 key) for key in keys])
+  results = patch_synthesis.synthesize_samples(
+      region, region_hole, guides, synthesis_keys, settings)
+  for out, result in zip(outs, results):
+    if settings.finish:  # Copy seams and any step at the border removed.
+      result = seam_correct(result, region, region_hole)
+    out[y0:y1, x0:x1] = np.where(region_hole[..., None], result, region)
 
 
 def coarse_fill(model, image, hole, scale, key):
