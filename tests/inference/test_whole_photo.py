@@ -144,3 +144,27 @@ def test_memory_check_is_called_with_the_working_region():
     whole_photo.fill(_flat_model([]), np.zeros((3000, 4000, 3), np.float32),
                      hole, work_size=64, check_memory=refuse)
   assert asked[0][0] >= whole_photo.BYTES_PER_PIXEL * 3000 * 2000
+
+
+def test_hole_thickness_is_the_widest_disc():
+  hole = np.zeros((90, 120), bool)
+  yy, xx = np.mgrid[:90, :120]
+  hole[(yy - 40) ** 2 + (xx - 60) ** 2 <= 20 ** 2] = True
+  hole[80:, :] = True  # a thin band on the border: 10 rows
+  assert whole_photo.hole_thickness(hole) == pytest.approx(40.0, abs=1.5)
+  assert whole_photo.hole_thickness(hole[70:]) == pytest.approx(20.0, abs=1.0)
+  assert whole_photo.hole_thickness(np.zeros((5, 5), bool)) == 0.0
+
+
+def test_relax_is_jacobi_with_the_border_extended():
+  rng = np.random.default_rng(0)
+  field = rng.random((21, 34, 3)).astype(np.float32)
+  free = np.zeros((21, 34), bool)
+  free[4:, 2:] = True  # touching the bottom and right borders
+  want = field.copy()
+  for _ in range(12):
+    p = np.pad(want, ((1, 1), (1, 1), (0, 0)), mode='edge')
+    mean = (p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]) / 4.0
+    want = np.where(free[..., None], mean, want)
+  np.testing.assert_allclose(whole_photo.relax(field, free, 12), want,
+                             atol=1e-6)

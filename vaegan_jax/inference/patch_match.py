@@ -58,6 +58,14 @@ def _offsets(patch: int):
   return [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
 
 
+def _at(table, ys, xs):
+  """table[ys, xs] for a table [H, W, ...]: one gather from the flattened
+  table (XLA's CPU gather of index pairs is several times slower)."""
+  h, w = table.shape[:2]
+  flat = table.reshape((h * w,) + table.shape[2:])
+  return jnp.take(flat, ys * w + xs, axis=0, mode='clip')
+
+
 def _sample_valid(key, valid, shape, tries: int = 8):
   """Random coordinates [*shape, 2], valid where any of `tries` uniform
   draws was (rejection sampling; a miss is replaced by the search)."""
@@ -66,7 +74,7 @@ def _sample_valid(key, valid, shape, tries: int = 8):
   u = jax.random.uniform(key, (2, tries) + shape)
   ys = jnp.minimum((u[0] * h).astype(jnp.int32), h - 1)
   xs = jnp.minimum((u[1] * w).astype(jnp.int32), w - 1)
-  first = jnp.argmax(valid[ys, xs], axis=0)
+  first = jnp.argmax(_at(valid, ys, xs), axis=0)
   pick = lambda a: jnp.take_along_axis(a, first[None], axis=0)[0]
   return jnp.stack([pick(ys), pick(xs)], axis=-1).astype(jnp.int32)
 
@@ -118,8 +126,8 @@ def _pca_filters(key, image, valid, patch: int, dims: int, samples: int):
   h, w = valid.shape
   ys = jnp.clip(coords[:, None, 0] + offs[None, :, 0], 0, h - 1)
   xs = jnp.clip(coords[:, None, 1] + offs[None, :, 1], 0, w - 1)
-  x = image[ys, xs].reshape(samples, -1)          # [S, p*p*C]
-  ok = valid[coords[:, 0], coords[:, 1]].astype(jnp.float32)[:, None]
+  x = _at(image, ys, xs).reshape(samples, -1)          # [S, p*p*C]
+  ok = _at(valid, coords[:, 0], coords[:, 1]).astype(jnp.float32)[:, None]
   n = jnp.maximum(jnp.sum(ok), 1.0)
   x = (x - jnp.sum(x * ok, axis=0) / n) * ok
   cov = x.T @ x / n
@@ -181,7 +189,7 @@ def _box_blur(x, b):
 
 
 def _distance(ft, fs, nnf):
-  f = fs[nnf[..., 0], nnf[..., 1]]
+  f = _at(fs, nnf[..., 0], nnf[..., 1])
   return jnp.sum(jnp.square(ft - f), axis=-1)
 
 
@@ -191,7 +199,7 @@ def _improve(ft, fs, valid, nnf, dist, cand, slack: float = 1.0):
   h, w = valid.shape
   cand = jnp.stack([jnp.clip(cand[..., 0], 0, h - 1),
                     jnp.clip(cand[..., 1], 0, w - 1)], axis=-1)
-  d = jnp.where(valid[cand[..., 0], cand[..., 1]],
+  d = jnp.where(_at(valid, cand[..., 0], cand[..., 1]),
                 _distance(ft, fs, cand), jnp.inf)
   better = d < dist * slack
   return jnp.where(better[..., None], cand, nnf), jnp.where(better, d, dist)
@@ -257,7 +265,7 @@ def _vote(source, nnf, weight, patch: int, best: bool = False):
     wt = jax.lax.dynamic_slice(pw, (r - dy, r - dx), (th, tw))
     ys = jnp.clip(n[..., 0] + dy, 0, h - 1)
     xs = jnp.clip(n[..., 1] + dx, 0, w - 1)
-    return source[ys, xs], wt
+    return _at(source, ys, xs), wt
 
   def add(i, carry):
     acc, total = carry
@@ -393,7 +401,7 @@ def _level(key, pca_key, image, hole, inside, guide, current, nnf,
     ft = target_features(current,
                          _trust(dist, box_hole, kernel.guide_trust))
     dist = _distance(ft, fs, nnf)
-    dist = jnp.where(valid[nnf[..., 0], nnf[..., 1]], dist, jnp.inf)
+    dist = jnp.where(_at(valid, nnf[..., 0], nnf[..., 1]), dist, jnp.inf)
     nnf, dist = _search(jax.random.fold_in(k_search, i), ft, fs, valid, nnf,
                         dist, iters, kernel.coherence)
     if best:
@@ -419,7 +427,7 @@ def vote_level(image, hole, inside, current, nnf, box_origin, *,
   box_hole = jax.lax.dynamic_slice(hole, (y0, x0), (th, tw))
 
   def one(current, nnf):
-    ok_match = valid[nnf[..., 0], nnf[..., 1]]
+    ok_match = _at(valid, nnf[..., 0], nnf[..., 1])
     voted, ok = _vote(image, nnf, ok_match.astype(jnp.float32), vote_patch)
     old = jax.lax.dynamic_slice(current, (y0, x0, 0), (th, tw, 3))
     new = jnp.where((box_hole & ok)[..., None], voted, old)

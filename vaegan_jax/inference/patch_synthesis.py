@@ -50,7 +50,7 @@ class Settings(NamedTuple):
   final_vote_patch: int = 3  # ... at full size (0: `vote_patch`)
   min_side: int = 8         # the coarsest level's short side
   small_side: int = 64      # levels up to this share one padded shape
-  whole_side: int = 256     # levels up to this search the whole level
+  whole_side: int = 0       # levels up to this search the whole level
   samples: int = 1024       # patches that estimate the PCA
   max_search_side: int = 1024  # larger levels only vote the carried match
   gradients: bool = False   # patches compared on RGB + x/y gradients
@@ -93,11 +93,6 @@ def _pad_to(x, shape, mode='edge'):
   widths = [(0, s - d) for s, d in zip(shape, x.shape)] + [(0, 0)] * (
       x.ndim - len(shape))
   return np.pad(x, widths, mode=mode)
-
-
-def _dilate(hole, r):
-  from scipy import ndimage  # pylint: disable=g-import-not-at-top
-  return ndimage.binary_dilation(hole, np.ones((2 * r + 1, 2 * r + 1), bool))
 
 
 # PatchMatch's downsampling kernel (binomial-like, 6 taps): a coarse pixel
@@ -187,45 +182,55 @@ def synthesize_samples(image, hole, guides, keys,
   r = settings.patch // 2
   levels = pyramid(image, hole, settings.min_side, settings.shrink_holes)
   coarsest = max(len(levels) - 1, 1)
-  nnf_full = prev_hw = current = None
+  # Levels above max_search_side only vote: the finest searched level gets
+  # the finest level's schedule, so a large photo costs about what a photo
+  # of max_search_side does.
+  vote_only = sum(max(hl.shape) > settings.max_search_side
+                  for _, hl in levels[:-1])
+  prev = current = None  # the coarser level's match, in its target box
   for depth in range(len(levels) - 1, -1, -1):
     img, hl = levels[depth]
     h, w = hl.shape
     if not hl.any():
       current = np.broadcast_to(img, (k,) + img.shape)
-      nnf_full = None
+      prev = None
       continue
     hp, wp = _shape(h, w, settings.small_side)
-    ys, xs = np.nonzero(_dilate(hl, r))
-    th = min(hp, pm.bucket(ys.max() + 1 - ys.min()))
-    tw = min(wp, pm.bucket(xs.max() + 1 - xs.min()))
+    # The targets: every pixel whose patch touches the hole.
+    ys, xs = np.nonzero(hl)
+    y_lo, x_lo = max(0, ys.min() - r), max(0, xs.min() - r)
+    th = min(hp, pm.bucket(min(h, ys.max() + 1 + r) - y_lo))
+    tw = min(wp, pm.bucket(min(w, xs.max() + 1 + r) - x_lo))
     if max(hp, wp) <= settings.whole_side:  # one compiled level per size
       th, tw = hp, wp
-    y0 = int(min(ys.min(), hp - th))
-    x0 = int(min(xs.min(), wp - tw))
+    y0, x0 = int(min(y_lo, hp - th)), int(min(x_lo, wp - tw))
     inside = np.zeros((hp, wp), bool)
     inside[:h, :w] = True
-    guides_up = np.stack([resize(g, (h, w)) for g in guides])
+    weight = settings.guide_weight
+    if settings.guide_fade:
+      weight *= min(1.0, max(0.0, (depth - 1) / max(coarsest - 1, 1)))
+    only_vote = prev is not None and (
+        max(h, w) > settings.max_search_side or
+        (depth == 0 and not settings.search_finest))
+    guides_up = None if current is not None and (only_vote or weight == 0) \
+        else np.stack([resize(g, (h, w)) for g in guides])
     starts = guides_up if current is None else np.stack(
         [resize(np.asarray(c, np.float32), (h, w)) for c in current])
     current_p = _pad_to(np.where(hl[..., None], starts, img), (k, hp, wp))
     sigma = settings.guide_sigma * max(w / guides.shape[2], 1.0)
-    if nnf_full is None:
+    if prev is None:
       nnf = np.zeros((k, th, tw, 2), np.int32)
     else:
-      nnf = _carry(nnf_full, prev_hw, (h, w), (y0, x0), (th, tw))
-    weight = settings.guide_weight
-    if settings.guide_fade:
-      weight *= min(1.0, max(0.0, (depth - 1) / max(coarsest - 1, 1)))
-    rounds = max(settings.min_rounds, min(settings.max_rounds, 1 + 2 * depth))
-    iters = max(settings.min_rounds, min(settings.max_iters, 1 + depth))
+      nnf = _carry(*prev, (h, w), (y0, x0), (th, tw))
+    step = max(0, depth - vote_only)
+    rounds = max(settings.min_rounds, min(settings.max_rounds, 1 + 2 * step))
+    iters = max(settings.min_rounds, min(settings.max_iters, 1 + step))
     vote_patch = ((settings.final_vote_patch if depth == 0 else 0)
                   or settings.vote_patch or settings.patch)
     img_p = jnp.asarray(_pad_to(img, (hp, wp)))
     hl_p = jnp.asarray(_pad_to(hl, (hp, wp), mode='constant'))
     origin = jnp.asarray([y0, x0], jnp.int32)
-    if nnf_full is not None and (max(h, w) > settings.max_search_side or
-                                 (depth == 0 and not settings.search_finest)):
+    if only_vote:
       out, nnf = pm.vote_level(img_p, hl_p, jnp.asarray(inside),
                                jnp.asarray(current_p), jnp.asarray(nnf),
                                origin, vote_patch=vote_patch)
@@ -233,29 +238,42 @@ def synthesize_samples(image, hole, guides, keys,
       level_keys = [_fast_key(jax.random.fold_in(key, depth)) for key in keys]
       out, nnf, _ = pm.levels(
           jnp.stack(level_keys), level_keys[0], img_p, hl_p,
-          jnp.asarray(inside), jnp.asarray(_pad_to(guides_up, (k, hp, wp))),
+          jnp.asarray(inside),
+          # Without a pull the guide is not read: the current fill stands in.
+          jnp.asarray(current_p if guides_up is None
+                      else _pad_to(guides_up, (k, hp, wp))),
           jnp.asarray(current_p), jnp.asarray(nnf), origin, rounds, iters,
-          nnf_full is not None, jnp.float32(weight),
+          prev is not None, jnp.float32(weight),
           jnp.int32(pm.blur_width(sigma)), box_shape=(th, tw),
           kernel=kernel(settings), vote_patch=vote_patch,
           best=settings.best_final and depth == 0)
-    full = np.stack(np.meshgrid(np.arange(hp), np.arange(wp), indexing='ij'),
-                    axis=-1).astype(np.int32)
-    full = np.repeat(full[None], k, axis=0)
-    full[:, y0:y0 + th, x0:x0 + tw] = np.asarray(nnf)
-    nnf_full = full[:, :h, :w]
-    prev_hw = (h, w)
-    current = np.where(hl[..., None], np.asarray(out)[:, :h, :w], img)
+    prev = (np.asarray(nnf), (y0, x0), (h, w))
+    # Only the box changed: the rest of the level is its known image.
+    y1, x1 = min(h, y0 + th), min(w, x0 + tw)
+    box = np.asarray(out[:, y0:y1, x0:x1])
+    current = np.repeat(img[None], k, axis=0)
+    current[:, y0:y1, x0:x1] = np.where(hl[y0:y1, x0:x1, None], box,
+                                        img[y0:y1, x0:x1])
   return np.asarray(current, np.float32)
 
 
-def _carry(nnf_full, prev_hw, hw, origin, box):
-  """The coarser level's matches [k, ph, pw, 2] carried up to the target
-  box of this level: offsets x 2, each pixel its parent's."""
-  (ph, pw), (h, w), (y0, x0), (th, tw) = prev_hw, hw, origin, box
+def _carry(nnf, origin, prev_hw, hw, box_origin, box):
+  """The coarser level's matches carried up to this level's target box:
+  offsets x 2, each pixel its parent's.  nnf [k, pth, ptw, 2]: the coarser
+  level's matches in its box at `origin`; outside it every pixel matched
+  itself."""
+  (py0, px0), (ph, pw), (h, w) = origin, prev_hw, hw
+  (y0, x0), (th, tw) = box_origin, box
   cy = np.clip((np.arange(th) + y0) * ph // h, 0, ph - 1)
   cx = np.clip((np.arange(tw) + x0) * pw // w, 0, pw - 1)
-  parent = nnf_full[:, cy][:, :, cx]
+  by, bx = cy - py0, cx - px0
+  in_y = (by >= 0) & (by < nnf.shape[1])
+  in_x = (bx >= 0) & (bx < nnf.shape[2])
+  parent = nnf[:, np.clip(by, 0, nnf.shape[1] - 1)][
+      :, :, np.clip(bx, 0, nnf.shape[2] - 1)]
+  itself = np.stack(np.broadcast_arrays(cy[:, None], cx[None, :]), axis=-1)
+  parent = np.where((in_y[:, None] & in_x[None, :])[None, ..., None],
+                    parent, itself[None])
   off_y = (parent[..., 0] - cy[:, None]) * h / ph
   off_x = (parent[..., 1] - cx[None, :]) * w / pw
   return np.stack([np.round(off_y) + (np.arange(th) + y0)[:, None],
