@@ -24,6 +24,7 @@ from vaegan_jax.data import eval_sets
 from vaegan_jax.evaluation import baselines
 from vaegan_jax.evaluation import metrics
 from vaegan_jax.inference import api
+from vaegan_jax.inference import seams
 from vaegan_jax.inference import whole_photo
 from vaegan_jax import models
 from vaegan_jax.run import config_file
@@ -43,7 +44,7 @@ def _fills(params, model_config, image, mask, texture=True, batch=64):
       np.asarray(run(params, image[i:i + batch] * 2 - 1, mask[i:i + batch]))
       for i in range(0, len(image), batch)]) / 2 + 0.5
   # As inpaint: seams blended, visible pixels kept.
-  out = np.stack([whole_photo.seam_correct(o, x, m[..., 0] > 0.5)
+  out = np.stack([seams.seam_correct(o, x, m[..., 0] > 0.5)
                   for o, x, m in zip(out, image, mask)])
   return np.where(mask > 0.5, out, image)
 

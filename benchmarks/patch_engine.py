@@ -35,6 +35,7 @@ from vaegan_jax.evaluation import network_metrics
 from vaegan_jax.inference import api
 from vaegan_jax.inference import runner
 from vaegan_jax.inference import patch_synthesis
+from vaegan_jax.inference import seams
 from vaegan_jax.inference import whole_photo
 from vaegan_jax.run import config_file
 
@@ -62,7 +63,7 @@ def load_sets(config, split: str, photos: int, crops: int):
 
 def _smooth_model(images, holes, key):
   del key  # A fill with no network: push-pull of the visible colours.
-  return np.stack([whole_photo.push_pull(x, ~h)
+  return np.stack([seams.push_pull(x, ~h)
                    for x, h in zip(images, holes)])
 
 

@@ -85,6 +85,17 @@ def image_of(shape, dtype=None, seed=0):
   return rng.rand(*shape).astype(dtype)
 
 
+def smooth_photo(h, w, seed=0):
+  """A smooth photo-like float32 image [h, w, 3] in [0, 1] with a little
+  noise: gradients and waves, no edges."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  rng = np.random.RandomState(seed)
+  y, x = np.mgrid[0:h, 0:w] / max(h, w)
+  base = np.stack([0.5 + 0.3 * np.sin(6 * x), 0.4 + 0.3 * y,
+                   0.3 + 0.2 * np.cos(5 * y + 3 * x)], -1)
+  return (base + 0.02 * rng.randn(h, w, 3)).clip(0, 1).astype(np.float32)
+
+
 def batch_of(n, size, seed=0):
   """A training batch: n random images [n, size, size, 3] in [0, 1) and a
   hole mask [n, size, size, 1] (1 = hole) over their middle."""

@@ -12,6 +12,7 @@ from vaegan_jax.configs import test as test_config
 from vaegan_jax.inference import api
 from vaegan_jax.inference import inputs
 from vaegan_jax.inference import runner
+from vaegan_jax.inference import seams
 from vaegan_jax.inference import whole_photo
 from vaegan_jax.training import train_lib
 
@@ -155,7 +156,7 @@ def test_nearby_sizes_share_compiled_models(params, monkeypatch):
            for _ in range(12)]
   assert len(set(sizes)) == 12
   before = len(_BACKEND_COMPILES)
-  seams = whole_photo._pyramid_fill._cache_size()  # the seams' push-pull
+  seams = seams._pyramid_fill._cache_size()  # the seams' push-pull
   for i, (h, w) in enumerate(sizes):
     image = image_of((9 + i % 2, h, w, 3), np.uint8, seed=i)
     mask = np.zeros((h, w), bool)
@@ -169,7 +170,7 @@ def test_nearby_sizes_share_compiled_models(params, monkeypatch):
           api.inpaint(params, other, mask, texture='network'), out)
   shapes = set(key[1] for key in runner._EXECUTABLES)
   assert shapes <= {(10, hb, wb) for hb in (80, 96) for wb in (80, 96)}
-  seams = whole_photo._pyramid_fill._cache_size() - seams
+  seams = seams._pyramid_fill._cache_size() - seams
   assert seams <= 1  # its own sizes: powers of two, here 128 x 128
   assert len(_BACKEND_COMPILES) - before <= len(shapes) + seams, shapes
 

@@ -2,15 +2,8 @@
 import numpy as np
 import pytest
 
+from tests import conftest
 from vaegan_jax.inference import whole_photo
-
-
-def _photo(h, w, seed=0):
-  rng = np.random.RandomState(seed)
-  y, x = np.mgrid[0:h, 0:w] / max(h, w)
-  base = np.stack([0.5 + 0.3 * np.sin(6 * x), 0.4 + 0.3 * y,
-                   0.3 + 0.2 * np.cos(5 * y + 3 * x)], -1)
-  return (base + 0.02 * rng.randn(h, w, 3)).clip(0, 1).astype(np.float32)
 
 
 def _flat_model(calls):
@@ -54,23 +47,8 @@ def test_far_apart_holes_are_filled_in_separate_small_boxes():
   assert whole_photo.groups(np.zeros((5, 5), bool), 64) == []
 
 
-def test_seam_correction_removes_a_colour_shift():
-  image = _photo(80, 90)
-  hole = np.zeros((80, 90), bool)
-  hole[20:60, 30:70] = True
-  shifted = image + np.array([0.2, -0.1, 0.15], np.float32)  # wrong colour
-  out = whole_photo.seam_correct(shifted, image, hole)
-  np.testing.assert_array_equal(out[~hole], image[~hole])
-  # Across the hole's border the step is gone; the texture is kept.
-  step = np.abs(out[19, 30:70] - out[20, 30:70]).mean()
-  before = np.abs(image[19, 30:70] - shifted[20, 30:70]).mean()
-  assert before > 0.1 and step < 0.2 * before
-  np.testing.assert_allclose(np.abs(out[hole] - image[hole]).mean(), 0.0,
-                             atol=0.03)
-
-
 def test_tiles_cover_the_hole_and_blend_without_seams():
-  image = _photo(700, 900)
+  image = conftest.smooth_photo(700, 900)
   hole = np.zeros((700, 900), bool)
   hole[100:650, 50:850] = True
   calls = []
@@ -91,7 +69,7 @@ def test_tiles_cover_the_hole_and_blend_without_seams():
     ((250, 333), None),                  # many small holes
 ])
 def test_fill_odd_sizes_border_and_many_holes(shape, box):
-  image = _photo(*shape)
+  image = conftest.smooth_photo(*shape)
   hole = np.zeros(shape, bool)
   if box is None:
     rng = np.random.RandomState(1)
@@ -154,17 +132,3 @@ def test_hole_thickness_is_the_widest_disc():
   assert whole_photo.hole_thickness(hole) == pytest.approx(40.0, abs=1.5)
   assert whole_photo.hole_thickness(hole[70:]) == pytest.approx(20.0, abs=1.0)
   assert whole_photo.hole_thickness(np.zeros((5, 5), bool)) == 0.0
-
-
-def test_relax_is_jacobi_with_the_border_extended():
-  rng = np.random.default_rng(0)
-  field = rng.random((21, 34, 3)).astype(np.float32)
-  free = np.zeros((21, 34), bool)
-  free[4:, 2:] = True  # touching the bottom and right borders
-  want = field.copy()
-  for _ in range(12):
-    p = np.pad(want, ((1, 1), (1, 1), (0, 0)), mode='edge')
-    mean = (p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]) / 4.0
-    want = np.where(free[..., None], mean, want)
-  np.testing.assert_allclose(whole_photo.relax(field, free, 12), want,
-                             atol=1e-6)

@@ -1,8 +1,8 @@
 """PatchMatch on the accelerator: the per-level kernels of patch_synthesis.
 
 All pixels at once: propagation as jump flooding, random search in halving
-windows, distances on a per-level PCA of the patches (one convolution), and
-the vote that rebuilds a level from the matched source pixels.  Shapes:
+windows, distances on a per-level PCA of the patches (patch_features.py),
+and the vote that rebuilds a level from the matched source pixels.  Shapes:
 images [H, W, 3] (padded), holes and masks [H, W] bool, a nearest-neighbour
 field [th, tw, 2] of absolute source coordinates for the target box.
 """
@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from vaegan_jax.inference import inputs
+from vaegan_jax.inference import patch_features as pf
 
 # Sides of the arrays of one level are padded to one of a few sizes per
 # octave, so that photos of nearby sizes share compiled code.
@@ -38,57 +39,6 @@ class Kernel(NamedTuple):
   coherence: float          # a neighbour's match within this x is taken
   guide_trust: float        # the guide's pull drops past this x median
   fresh_start: bool         # a random match competes with the carried one
-
-
-def _box_max(x, size: int, pad_value):
-  """Max over size x size windows (centred, SAME) of [H, W] bool."""
-  r = size // 2
-  p = jnp.pad(x, r, constant_values=pad_value)
-  return jax.lax.reduce_window(p, False, jax.lax.bitwise_or, (size, size),
-                               (1, 1), 'VALID')
-
-
-def valid_sources(hole, inside, patch: int):
-  """Pixels [H, W] whose whole patch is visible and inside the image."""
-  return ~_box_max(hole | ~inside, patch, True)
-
-
-def _offsets(patch: int):
-  r = patch // 2
-  return [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
-
-
-def _at(table, ys, xs):
-  """table[ys, xs] for a table [H, W, ...]: one gather from the flattened
-  table (XLA's CPU gather of index pairs is several times slower)."""
-  h, w = table.shape[:2]
-  flat = table.reshape((h * w,) + table.shape[2:])
-  return jnp.take(flat, ys * w + xs, axis=0, mode='clip')
-
-
-def _sample_valid(key, valid, shape, tries: int = 8):
-  """Random coordinates [*shape, 2], valid where any of `tries` uniform
-  draws was (rejection sampling; a miss is replaced by the search)."""
-  h, w = valid.shape
-  # uniform, not randint: randint's compile alone took ~1 s on a CPU.
-  u = jax.random.uniform(key, (2, tries) + shape)
-  ys = jnp.minimum((u[0] * h).astype(jnp.int32), h - 1)
-  xs = jnp.minimum((u[1] * w).astype(jnp.int32), w - 1)
-  first = jnp.argmax(_at(valid, ys, xs), axis=0)
-  pick = lambda a: jnp.take_along_axis(a, first[None], axis=0)[0]
-  return jnp.stack([pick(ys), pick(xs)], axis=-1).astype(jnp.int32)
-
-
-def features(image, gradients: bool):
-  """The channels patches are compared on: RGB [H, W, 3], and with
-  `gradients` their central differences / 2 along y and x [H, W, 9] (as
-  PatchMatch's inpainting: edges count as much as colours)."""
-  if not gradients:
-    return image
-  p = jnp.pad(image, ((1, 1), (1, 1), (0, 0)), mode='edge')
-  gy = (p[2:, 1:-1] - p[:-2, 1:-1]) / 2.0
-  gx = (p[1:-1, 2:] - p[1:-1, :-2]) / 2.0
-  return jnp.concatenate([image, gy, gx], axis=-1)
 
 
 # PatchMatch's similarity of a patch distance (mean squared difference per
@@ -119,77 +69,8 @@ def similarity(dist, scale, relative: bool, sharpness: float):
   return jnp.where(finite, jnp.maximum(w, 1e-6), 0.0)
 
 
-def _pca_filters(key, image, valid, patch: int, dims: int, samples: int):
-  """Conv filters [p, p, C, dims]: the top principal axes of the patches."""
-  coords = _sample_valid(key, valid, (samples,))
-  offs = jnp.array(_offsets(patch), jnp.int32)
-  h, w = valid.shape
-  ys = jnp.clip(coords[:, None, 0] + offs[None, :, 0], 0, h - 1)
-  xs = jnp.clip(coords[:, None, 1] + offs[None, :, 1], 0, w - 1)
-  x = _at(image, ys, xs).reshape(samples, -1)          # [S, p*p*C]
-  ok = _at(valid, coords[:, 0], coords[:, 1]).astype(jnp.float32)[:, None]
-  n = jnp.maximum(jnp.sum(ok), 1.0)
-  x = (x - jnp.sum(x * ok, axis=0) / n) * ok
-  cov = x.T @ x / n
-  _, vecs = jnp.linalg.eigh(cov)                  # ascending eigenvalues
-  basis = vecs[:, ::-1][:, :dims]                 # [p*p*C, dims]
-  return basis.reshape(patch, patch, image.shape[-1], dims)
-
-
-def _conv(x, filters, padding: str):
-  """x [H, W, C] convolved with filters [p, p, C, D], 'SAME' (zeros) or
-  'VALID'.  The p rows of each window are stacked as channels first, then
-  one 1 x p convolution sums them: the same sums, 5x faster on a CPU than
-  XLA's p x p convolution of 3 channels (64 ms against 333 ms for 24
-  features of 512 x 768)."""
-  p, _, c, d = filters.shape
-  r = p // 2
-  if padding == 'SAME':
-    x = jnp.pad(x, ((r, r), (0, 0), (0, 0)))
-  rows = x.shape[0] - 2 * r
-  stacked = jnp.concatenate([x[dy:dy + rows] for dy in range(p)], axis=-1)
-  # filters[dy, dx, ch] -> [1, dx, dy * C + ch]: the stacked channel order.
-  rowwise = jnp.transpose(filters, (1, 0, 2, 3)).reshape(1, p, p * c, d)
-  return jax.lax.conv_general_dilated(
-      stacked[None], rowwise, (1, 1),
-      ((0, 0), (r, r)) if padding == 'SAME' else 'VALID',
-      dimension_numbers=('NHWC', 'HWIO', 'NHWC'),
-      precision=jax.lax.Precision.HIGHEST)[0]
-
-
-def blur_width(sigma: float) -> int:
-  """The half-width b of the three boxes (2b + 1 wide) that approximate a
-  Gaussian of `sigma`: three boxes have variance 3 * ((2b + 1)**2 - 1) / 12."""
-  if sigma <= 0:
-    return 0
-  return max(1, int(round((math.sqrt(4.0 * sigma ** 2 + 1.0) - 1.0) / 2.0)))
-
-
-_MAX_BLUR = 64  # the widest box half-width (blur_width of sigma ~64)
-
-
-def _box_blur(x, b):
-  """About a Gaussian blur of [H, W, C]: three box filters of half-width b
-  (a traced int32 >= 0, at most _MAX_BLUR; see blur_width; 0: no blur),
-  edge-padded.  b is traced so that photos of nearby sizes share one
-  compiled level; the padding is static (the widest box)."""
-  for axis in (0, 1):
-    n = x.shape[axis]
-    cap = min(n, _MAX_BLUR)
-    bb = jnp.clip(b, 1, cap)
-    for _ in range(3):
-      pad = [(0, 0)] * 3
-      pad[axis] = (cap + 1, cap)
-      c = jnp.cumsum(jnp.pad(x, pad, mode='edge'), axis=axis)
-      # Sum of x[i - bb .. i + bb] = c[i + bb + cap + 1] - c[i - bb + cap].
-      hi = jax.lax.dynamic_slice_in_dim(c, cap + 1 + bb, n, axis=axis)
-      lo = jax.lax.dynamic_slice_in_dim(c, cap - bb, n, axis=axis)
-      x = jnp.where(b > 0, (hi - lo) / (2 * bb + 1).astype(x.dtype), x)
-  return x
-
-
 def _distance(ft, fs, nnf):
-  f = _at(fs, nnf[..., 0], nnf[..., 1])
+  f = pf.at(fs, nnf[..., 0], nnf[..., 1])
   return jnp.sum(jnp.square(ft - f), axis=-1)
 
 
@@ -199,7 +80,7 @@ def _improve(ft, fs, valid, nnf, dist, cand, slack: float = 1.0):
   h, w = valid.shape
   cand = jnp.stack([jnp.clip(cand[..., 0], 0, h - 1),
                     jnp.clip(cand[..., 1], 0, w - 1)], axis=-1)
-  d = jnp.where(_at(valid, cand[..., 0], cand[..., 1]),
+  d = jnp.where(pf.at(valid, cand[..., 0], cand[..., 1]),
                 _distance(ft, fs, cand), jnp.inf)
   better = d < dist * slack
   return jnp.where(better[..., None], cand, nnf), jnp.where(better, d, dist)
@@ -265,7 +146,7 @@ def _vote(source, nnf, weight, patch: int, best: bool = False):
     wt = jax.lax.dynamic_slice(pw, (r - dy, r - dx), (th, tw))
     ys = jnp.clip(n[..., 0] + dy, 0, h - 1)
     xs = jnp.clip(n[..., 1] + dx, 0, w - 1)
-    return _at(source, ys, xs), wt
+    return pf.at(source, ys, xs), wt
 
   def add(i, carry):
     acc, total = carry
@@ -342,18 +223,18 @@ def _level(key, pca_key, image, hole, inside, guide, current, nnf,
   r = p // 2
   th, tw = box_shape
   grads = kernel.gradients
-  valid = valid_sources(hole, inside, p + 2 if grads else p)
+  valid = pf.valid_sources(hole, inside, p + 2 if grads else p)
   pulled = guide_weight > 0
   # Without a pull (the finest levels) the blurs, two passes over the whole
   # level per round, are skipped.
-  guide_low = jax.lax.cond(pulled, _box_blur, lambda g, b: g, guide, blur)
+  guide_low = jax.lax.cond(pulled, pf.box_blur, lambda g, b: g, guide, blur)
   k_pca = jax.random.split(pca_key, 3)[0]
   _, k_init, k_search = jax.random.split(key, 3)
-  fimage = features(image, grads)
+  fimage = pf.features(image, grads)
   scale = float(p * p * fimage.shape[-1])
-  filters = _pca_filters(k_pca, fimage, valid, p, kernel.dims,
+  filters = pf.pca_filters(k_pca, fimage, valid, p, kernel.dims,
                          kernel.samples)
-  fs = _conv(fimage, filters, 'SAME')
+  fs = pf.conv(fimage, filters, 'SAME')
   y0, x0 = box_origin[0], box_origin[1]
   box_hole = jax.lax.dynamic_slice(hole, (y0, x0), (th, tw))
 
@@ -366,12 +247,12 @@ def _level(key, pca_key, image, hole, inside, guide, current, nnf,
     def pull_towards_guide(cur):
       pull = jax.lax.dynamic_update_slice(
           jnp.ones(cur.shape[:2]), trust, (y0, x0)) * guide_weight
-      return cur + pull[..., None] * (guide_low - _box_blur(cur, blur))
+      return cur + pull[..., None] * (guide_low - pf.box_blur(cur, blur))
     t = jax.lax.cond(pulled, pull_towards_guide, lambda c: c, cur)
-    t = jnp.pad(features(t, grads), ((r, r), (r, r), (0, 0)), mode='edge')
+    t = jnp.pad(pf.features(t, grads), ((r, r), (r, r), (0, 0)), mode='edge')
     t = jax.lax.dynamic_slice(t, (y0, x0, 0),
                               (th + 2 * r, tw + 2 * r, t.shape[-1]))
-    return _conv(t, filters, 'VALID')
+    return pf.conv(t, filters, 'VALID')
 
   def vote(cur, nnf, dist, best_only=False):
     if best_only:
@@ -388,7 +269,7 @@ def _level(key, pca_key, image, hole, inside, guide, current, nnf,
   ones = jnp.ones((th, tw))
   ft = target_features(current, ones)
   nnf, dist = _improve(ft, fs, valid, nnf, dist, nnf)
-  fresh = _sample_valid(k_init, valid, (th, tw))
+  fresh = pf.sample_valid(k_init, valid, (th, tw))
   if not kernel.fresh_start:  # Only where no match was carried up.
     fresh = jnp.where(vote_first, nnf, fresh)
   nnf, dist = _improve(ft, fs, valid, nnf, dist, fresh)
@@ -401,7 +282,7 @@ def _level(key, pca_key, image, hole, inside, guide, current, nnf,
     ft = target_features(current,
                          _trust(dist, box_hole, kernel.guide_trust))
     dist = _distance(ft, fs, nnf)
-    dist = jnp.where(_at(valid, nnf[..., 0], nnf[..., 1]), dist, jnp.inf)
+    dist = jnp.where(pf.at(valid, nnf[..., 0], nnf[..., 1]), dist, jnp.inf)
     nnf, dist = _search(jax.random.fold_in(k_search, i), ft, fs, valid, nnf,
                         dist, iters, kernel.coherence)
     if best:
@@ -423,11 +304,11 @@ def vote_level(image, hole, inside, current, nnf, box_origin, *,
   current [k, H, W, 3] and nnf [k, th, tw, 2] carry a sample axis."""
   th, tw = nnf.shape[1:3]
   y0, x0 = box_origin[0], box_origin[1]
-  valid = valid_sources(hole, inside, 1)
+  valid = pf.valid_sources(hole, inside, 1)
   box_hole = jax.lax.dynamic_slice(hole, (y0, x0), (th, tw))
 
   def one(current, nnf):
-    ok_match = _at(valid, nnf[..., 0], nnf[..., 1])
+    ok_match = pf.at(valid, nnf[..., 0], nnf[..., 1])
     voted, ok = _vote(image, nnf, ok_match.astype(jnp.float32), vote_patch)
     old = jax.lax.dynamic_slice(current, (y0, x0, 0), (th, tw, 3))
     new = jnp.where((box_hole & ok)[..., None], voted, old)

@@ -22,7 +22,8 @@ visible region (Wexler et al. 2007; PatchMatch, Barnes et al. 2009):
 6. the NNF is carried up to the next level (offsets x 2) and refined there.
 Known pixels are never written.  Time and memory are bounded by the
 region around the hole, not the photo.  This module drives the pyramid;
-the per-level kernels are in patch_match.py.
+the per-level kernels are in patch_match.py, what patches are compared
+on in patch_features.py.
 
 Images float32 [H, W, 3] in [0, 1]; holes bool [H, W] (True = missing).
 """
@@ -32,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vaegan_jax.inference import patch_features as pf
 from vaegan_jax.inference import patch_match as pm
 
 class Settings(NamedTuple):
@@ -60,6 +62,7 @@ class Settings(NamedTuple):
   guide_fade: bool = True   # the pull falls linearly to 0 at the finest two
   guide_trust: float = 3.0  # pull drops where the match is > this x median
   finish: bool = True       # seams removed at full size (whole_photo)
+  finish_max_step: float = 0.0  # ... except steps above this (0: all)
   shrink_holes: bool = True  # coarse holes shrink (PatchMatch's pyramid)
   fresh_start: bool = False  # a random match competes with the carried one
   search_finest: bool = True  # the finest level searches (else: it votes
@@ -244,7 +247,7 @@ def synthesize_samples(image, hole, guides, keys,
                       else _pad_to(guides_up, (k, hp, wp))),
           jnp.asarray(current_p), jnp.asarray(nnf), origin, rounds, iters,
           prev is not None, jnp.float32(weight),
-          jnp.int32(pm.blur_width(sigma)), box_shape=(th, tw),
+          jnp.int32(pf.blur_width(sigma)), box_shape=(th, tw),
           kernel=kernel(settings), vote_patch=vote_patch,
           best=settings.best_final and depth == 0)
     prev = (np.asarray(nnf), (y0, x0), (h, w))

@@ -1,0 +1,108 @@
+"""Seams: a fill made elsewhere meets the visible pixels without a step.
+
+`seam_correct` adds to a fill a smooth field that matches the colours just
+outside the hole (push-pull, then Jacobi steps of Laplace's equation), so a
+copied patch or a network fill keeps its detail but loses any colour shift
+at the border.  The jitted pieces are padded to powers of two, so few
+compiled programs serve every region.
+
+Images float32 [H, W, 3] in [0, 1]; holes bool [H, W] (True = missing).
+"""
+import functools
+from typing import Tuple
+
+import cv2
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy import ndimage
+
+from vaegan_jax.models import fills
+
+_pyramid_fill = jax.jit(fills.pyramid_fill)
+
+
+def _pow2_shape(h: int, w: int) -> Tuple[int, int]:
+  """Padded to powers of two (at least 32): few compiled programs serve
+  every region."""
+  return tuple(max(32, 1 << (int(n) - 1).bit_length()) for n in (h, w))
+
+
+def push_pull(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+  """Smooth interpolation of values [h, w, c] from the `known` pixels: the
+  model's own parameter-free fill (models/fills.py), padded by
+  _pow2_shape."""
+  h, w = known.shape
+  shape = _pow2_shape(h, w)
+  v = np.zeros(shape + values.shape[2:], np.float32)
+  v[:h, :w] = values
+  missing = np.ones((1,) + shape + (1,), np.float32)
+  missing[0, :h, :w, 0] = ~known
+  return np.asarray(_pyramid_fill(v[None], missing))[0, :h, :w]
+
+
+@functools.partial(jax.jit, static_argnames='iterations')
+def _jacobi(field, free, hw, *, iterations: int):
+  # The neighbours' indices are clamped to the region's own size hw (the
+  # rest is padding), as an edge-padded array of that size would give.
+  ys, xs = jnp.arange(field.shape[0]), jnp.arange(field.shape[1])
+  up, down = jnp.maximum(ys - 1, 0), jnp.minimum(ys + 1, hw[0] - 1)
+  left, right = jnp.maximum(xs - 1, 0), jnp.minimum(xs + 1, hw[1] - 1)
+
+  def step(_, f):
+    mean = (f[up] + f[down] + f[:, left] + f[:, right]) / 4.0
+    return jnp.where(free, mean, f)
+  return jax.lax.fori_loop(0, iterations, step, field)
+
+
+def relax(field: np.ndarray, free: np.ndarray, iterations: int) -> np.ndarray:
+  """`iterations` Jacobi steps of Laplace's equation on field [h, w, c]:
+  the `free` pixels [h, w] become the mean of their 4 neighbours (the
+  border extended), the rest stay.  Padded by _pow2_shape."""
+  h, w = free.shape
+  shape = _pow2_shape(h, w)
+  f = np.zeros(shape + field.shape[2:], np.float32)
+  f[:h, :w] = field
+  m = np.zeros(shape + (1,), bool)
+  m[:h, :w, 0] = free
+  return np.asarray(_jacobi(f, m, np.array([h, w], np.int32),
+                            iterations=iterations))[:h, :w]
+
+
+def seam_correct(out: np.ndarray, image: np.ndarray, hole: np.ndarray,
+                 ring: int = 2, iterations: int = 30,
+                 max_step: float = 0.0) -> np.ndarray:
+  """`out` in the hole, plus a smooth field that removes the seam.
+
+  Along the hole's inner edge (`ring` pixels) the field is the difference
+  between the visible colours around the hole (extended a few pixels in)
+  and `out`; inside, it is interpolated smoothly (push-pull, Jacobi steps
+  of Laplace's equation, a Gaussian of sigma `ring`).  So the fill meets
+  the visible pixels without a step or a colour shift, and its own detail
+  (the texture) is kept.  With max_step > 0, edge pixels whose difference
+  is larger (any channel, [0, 1] units) are not matched: such a step is
+  an edge of the scene (a copied tower beside visible sky), and spreading
+  it would lay a haze over the hole.  Returns the composited image.
+  """
+  if not hole.any():
+    return image.copy()
+  grown = ndimage.binary_dilation(hole, iterations=ring + 1)
+  ys, xs = np.nonzero(grown)
+  sl = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+  h = hole[sl]
+  outer = ndimage.binary_dilation(h, iterations=ring) & ~h
+  inner = h & ndimage.binary_dilation(~h, iterations=ring, border_value=0)
+  if not outer.any():
+    return np.where(hole[..., None], out, image)
+  ext = push_pull(image[sl].astype(np.float32), outer)
+  diff = np.where(inner[..., None], ext - out[sl], 0.0).astype(np.float32)
+  if max_step > 0:
+    inner = inner & (np.abs(diff).max(-1) <= max_step)
+    diff = np.where(inner[..., None], diff, 0.0).astype(np.float32)
+  field = push_pull(diff, inner) if inner.any() else np.zeros_like(diff)
+  field = relax(field, h & ~inner, iterations)
+  field = cv2.GaussianBlur(field, (0, 0), ring).reshape(diff.shape)
+  result = np.where(hole[..., None], out, image).astype(np.float32)
+  result[sl] = np.where(h[..., None], np.clip(out[sl] + field, 0.0, 1.0),
+                        image[sl])
+  return result
