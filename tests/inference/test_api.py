@@ -156,7 +156,7 @@ def test_nearby_sizes_share_compiled_models(params, monkeypatch):
            for _ in range(12)]
   assert len(set(sizes)) == 12
   before = len(_BACKEND_COMPILES)
-  seams = seams._pyramid_fill._cache_size()  # the seams' push-pull
+  seam_programs = _seam_programs()
   for i, (h, w) in enumerate(sizes):
     image = image_of((9 + i % 2, h, w, 3), np.uint8, seed=i)
     mask = np.zeros((h, w), bool)
@@ -170,9 +170,15 @@ def test_nearby_sizes_share_compiled_models(params, monkeypatch):
           api.inpaint(params, other, mask, texture='network'), out)
   shapes = set(key[1] for key in runner._EXECUTABLES)
   assert shapes <= {(10, hb, wb) for hb in (80, 96) for wb in (80, 96)}
-  seams = seams._pyramid_fill._cache_size() - seams
-  assert seams <= 1  # its own sizes: powers of two, here 128 x 128
-  assert len(_BACKEND_COMPILES) - before <= len(shapes) + seams, shapes
+  seam_programs = _seam_programs() - seam_programs
+  assert seam_programs <= 2  # push-pull + relaxation, here 128 x 128
+  assert len(_BACKEND_COMPILES) - before <= len(shapes) + seam_programs, (
+      shapes)
+
+
+def _seam_programs():
+  """Programs of the seam correction: its own sizes, powers of two."""
+  return seams._pyramid_fill._cache_size() + seams._jacobi._cache_size()  # pylint: disable=protected-access
 
 
 @pytest.mark.heavy

@@ -27,7 +27,10 @@ on in patch_features.py.
 
 Images float32 [H, W, 3] in [0, 1]; holes bool [H, W] (True = missing).
 """
-from typing import NamedTuple
+import concurrent.futures
+import functools
+import os
+from typing import NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -166,8 +169,110 @@ def synthesize(image, hole, guide, key, settings: Settings = Settings()):
   return synthesize_samples(image, hole, guide[None], [key], settings)[0]
 
 
+class Level(NamedTuple):
+  """What one pyramid level does (all static: it picks the program)."""
+  hw: Tuple[int, int]       # the level's size
+  padded: Tuple[int, int]   # its arrays' size
+  origin: Tuple[int, int]   # the target box: every pixel whose patch
+  box: Tuple[int, int]      #   touches the hole
+  only_vote: bool           # the carried match voted, no search
+  carried: bool             # a match comes from the coarser level
+  rounds: int
+  iters: int
+  weight: float             # the pull towards the guide
+  vote_patch: int
+  best: bool                # the last vote best-only
+
+
+class Plan(NamedTuple):
+  """The pyramid of one photo and hole, each level's Level (None: no
+  hole there), and its compiled search (a Future), for k samples."""
+  pyramid: list
+  levels: list
+  programs: dict
+
+
+def plan(image, hole, k: int, settings: Settings = Settings()) -> Plan:
+  """The pyramid and the level schedule of `synthesize_samples` for k
+  samples.  The searched levels start compiling at once, in parallel
+  threads (XLA compiles one program on one core), so that they compile
+  while the caller runs the network; a size seen before reuses its
+  program."""
+  levels = pyramid(image, hole, settings.min_side, settings.shrink_holes)
+  coarsest = max(len(levels) - 1, 1)
+  r = settings.patch // 2
+  # Levels above max_search_side only vote: the finest searched level gets
+  # the finest level's schedule, so a large photo costs about what a photo
+  # of max_search_side does.
+  vote_only = sum(max(hl.shape) > settings.max_search_side
+                  for _, hl in levels[:-1])
+  specs = [None] * len(levels)
+  carried = False
+  for depth in range(len(levels) - 1, -1, -1):
+    hl = levels[depth][1]
+    if not hl.any():
+      carried = False
+      continue
+    h, w = hl.shape
+    hp, wp = _shape(h, w, settings.small_side)
+    ys, xs = np.nonzero(hl)
+    y_lo, x_lo = max(0, ys.min() - r), max(0, xs.min() - r)
+    th = min(hp, pm.bucket(min(h, ys.max() + 1 + r) - y_lo))
+    tw = min(wp, pm.bucket(min(w, xs.max() + 1 + r) - x_lo))
+    if max(hp, wp) <= settings.whole_side:  # one compiled level per size
+      th, tw = hp, wp
+    weight = settings.guide_weight
+    if settings.guide_fade:
+      weight *= min(1.0, max(0.0, (depth - 1) / max(coarsest - 1, 1)))
+    step = max(0, depth - vote_only)
+    specs[depth] = Level(
+        hw=(h, w), padded=(hp, wp),
+        origin=(int(min(y_lo, hp - th)), int(min(x_lo, wp - tw))),
+        box=(th, tw),
+        only_vote=carried and (max(h, w) > settings.max_search_side or
+                               (depth == 0 and not settings.search_finest)),
+        carried=carried,
+        rounds=max(settings.min_rounds, min(settings.max_rounds, 1 + 2 * step)),
+        iters=max(settings.min_rounds, min(settings.max_iters, 1 + step)),
+        weight=weight,
+        vote_patch=((settings.final_vote_patch if depth == 0 else 0)
+                    or settings.vote_patch or settings.patch),
+        best=settings.best_final and depth == 0)
+    carried = True
+  searched = [d for d in range(len(levels) - 1, -1, -1)
+              if specs[d] is not None and not specs[d].only_vote]
+  programs = {}
+  if searched:
+    pool = concurrent.futures.ThreadPoolExecutor(
+        max_workers=min(len(searched), os.cpu_count() or 1))
+    for d in searched:  # coarse first: the first needed
+      programs[d] = pool.submit(_program, k, specs[d].padded, specs[d].box,
+                                kernel(settings), specs[d].vote_patch,
+                                specs[d].best)
+    pool.shutdown(wait=False)
+  return Plan(levels, specs, programs)
+
+
+@functools.lru_cache(maxsize=64)
+def _program(k: int, padded, box, kern: pm.Kernel, vote_patch: int,
+             best: bool):
+  """pm.levels compiled for k samples of these shapes (kept: a photo of a
+  size seen before compiles nothing)."""
+  hp, wp = padded
+  key = _fast_key(jax.random.PRNGKey(0))
+  images = jnp.zeros((k, hp, wp, 3), jnp.float32)
+  mask = jnp.zeros((hp, wp), bool)
+  return pm.levels.lower(
+      jnp.stack([key] * k), key, images[0], mask, mask, images, images,
+      jnp.zeros((k,) + tuple(box) + (2,), jnp.int32),
+      jnp.zeros(2, jnp.int32), jnp.int32(0), jnp.int32(0), jnp.bool_(False),
+      jnp.float32(0.0), jnp.int32(0), box_shape=tuple(box), kernel=kern,
+      vote_patch=vote_patch, best=best).compile()
+
+
 def synthesize_samples(image, hole, guides, keys,
-                       settings: Settings = Settings()):
+                       settings: Settings = Settings(),
+                       schedule: Optional[Plan] = None):
   """`synthesize` for k guides (the network's samples) in one pass: each
   level is one compiled call for all k, and the source side of a level
   (its valid pixels, PCA and features) is computed once.
@@ -177,79 +282,54 @@ def synthesize_samples(image, hole, guides, keys,
     guides: float32 [k, h, w, 3].
     keys: k jax PRNG keys, one search per guide (the first also draws each
       level's PCA sample, shared by all).
+    schedule: `plan(image, hole, k, settings)`, if the caller made it
+      (to compile while it ran the network).
   Returns:
     float32 [k, H, W, 3].
   """
   guides = np.asarray(guides, np.float32)
   k = len(keys)
-  r = settings.patch // 2
-  levels = pyramid(image, hole, settings.min_side, settings.shrink_holes)
-  coarsest = max(len(levels) - 1, 1)
-  # Levels above max_search_side only vote: the finest searched level gets
-  # the finest level's schedule, so a large photo costs about what a photo
-  # of max_search_side does.
-  vote_only = sum(max(hl.shape) > settings.max_search_side
-                  for _, hl in levels[:-1])
+  schedule = schedule or plan(image, hole, k, settings)
   prev = current = None  # the coarser level's match, in its target box
-  for depth in range(len(levels) - 1, -1, -1):
-    img, hl = levels[depth]
-    h, w = hl.shape
-    if not hl.any():
+  for depth in range(len(schedule.levels) - 1, -1, -1):
+    img, hl = schedule.pyramid[depth]
+    spec = schedule.levels[depth]
+    if spec is None:
       current = np.broadcast_to(img, (k,) + img.shape)
       prev = None
       continue
-    hp, wp = _shape(h, w, settings.small_side)
-    # The targets: every pixel whose patch touches the hole.
-    ys, xs = np.nonzero(hl)
-    y_lo, x_lo = max(0, ys.min() - r), max(0, xs.min() - r)
-    th = min(hp, pm.bucket(min(h, ys.max() + 1 + r) - y_lo))
-    tw = min(wp, pm.bucket(min(w, xs.max() + 1 + r) - x_lo))
-    if max(hp, wp) <= settings.whole_side:  # one compiled level per size
-      th, tw = hp, wp
-    y0, x0 = int(min(y_lo, hp - th)), int(min(x_lo, wp - tw))
+    (h, w), (hp, wp), (y0, x0), (th, tw) = (spec.hw, spec.padded,
+                                            spec.origin, spec.box)
     inside = np.zeros((hp, wp), bool)
     inside[:h, :w] = True
-    weight = settings.guide_weight
-    if settings.guide_fade:
-      weight *= min(1.0, max(0.0, (depth - 1) / max(coarsest - 1, 1)))
-    only_vote = prev is not None and (
-        max(h, w) > settings.max_search_side or
-        (depth == 0 and not settings.search_finest))
-    guides_up = None if current is not None and (only_vote or weight == 0) \
-        else np.stack([resize(g, (h, w)) for g in guides])
+    guides_up = None if current is not None and (
+        spec.only_vote or spec.weight == 0) else np.stack(
+            [resize(g, (h, w)) for g in guides])
     starts = guides_up if current is None else np.stack(
         [resize(np.asarray(c, np.float32), (h, w)) for c in current])
     current_p = _pad_to(np.where(hl[..., None], starts, img), (k, hp, wp))
     sigma = settings.guide_sigma * max(w / guides.shape[2], 1.0)
-    if prev is None:
-      nnf = np.zeros((k, th, tw, 2), np.int32)
-    else:
-      nnf = _carry(*prev, (h, w), (y0, x0), (th, tw))
-    step = max(0, depth - vote_only)
-    rounds = max(settings.min_rounds, min(settings.max_rounds, 1 + 2 * step))
-    iters = max(settings.min_rounds, min(settings.max_iters, 1 + step))
-    vote_patch = ((settings.final_vote_patch if depth == 0 else 0)
-                  or settings.vote_patch or settings.patch)
+    nnf = (np.zeros((k, th, tw, 2), np.int32) if prev is None
+           else _carry(*prev, (h, w), (y0, x0), (th, tw)))
     img_p = jnp.asarray(_pad_to(img, (hp, wp)))
     hl_p = jnp.asarray(_pad_to(hl, (hp, wp), mode='constant'))
     origin = jnp.asarray([y0, x0], jnp.int32)
-    if only_vote:
+    if spec.only_vote:
       out, nnf = pm.vote_level(img_p, hl_p, jnp.asarray(inside),
                                jnp.asarray(current_p), jnp.asarray(nnf),
-                               origin, vote_patch=vote_patch)
+                               origin, vote_patch=spec.vote_patch)
     else:
       level_keys = [_fast_key(jax.random.fold_in(key, depth)) for key in keys]
-      out, nnf, _ = pm.levels(
+      out, nnf, _ = schedule.programs[depth].result()(
           jnp.stack(level_keys), level_keys[0], img_p, hl_p,
           jnp.asarray(inside),
           # Without a pull the guide is not read: the current fill stands in.
           jnp.asarray(current_p if guides_up is None
                       else _pad_to(guides_up, (k, hp, wp))),
-          jnp.asarray(current_p), jnp.asarray(nnf), origin, rounds, iters,
-          prev is not None, jnp.float32(weight),
-          jnp.int32(pf.blur_width(sigma)), box_shape=(th, tw),
-          kernel=kernel(settings), vote_patch=vote_patch,
-          best=settings.best_final and depth == 0)
+          jnp.asarray(current_p), jnp.asarray(nnf), origin,
+          jnp.int32(spec.rounds), jnp.int32(spec.iters),
+          jnp.bool_(spec.carried), jnp.float32(spec.weight),
+          jnp.int32(pf.blur_width(sigma)))
     prev = (np.asarray(nnf), (y0, x0), (h, w))
     # Only the box changed: the rest of the level is its known image.
     y1, x1 = min(h, y0 + th), min(w, x0 + tw)

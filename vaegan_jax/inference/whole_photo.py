@@ -286,10 +286,12 @@ def _synthesize_group(model, outs, hole, work_size, keys, check_memory,
   p, region, region_hole = _working_region(outs[0], hole, work_size,
                                            check_memory)
   y0, y1, x0, x1 = p.box
+  # The patch search's levels compile while the network runs.
+  schedule = patch_synthesis.plan(region, region_hole, len(keys), settings)
   guides = np.stack([coarse_fill(model, region, region_hole, p.scales[0],
                                  key) for key in keys])
   results = patch_synthesis.synthesize_samples(
-      region, region_hole, guides, synthesis_keys, settings)
+      region, region_hole, guides, synthesis_keys, settings, schedule)
   for out, result in zip(outs, results):
     if settings.finish:  # Copy seams and any step at the border removed.
       result = seams.seam_correct(result, region, region_hole,
