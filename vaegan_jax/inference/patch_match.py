@@ -243,8 +243,10 @@ def _level(key, pca_key, image, hole, inside, guide, current, nnf,
     new = jnp.where((box_hole & ok)[..., None], voted, old)
     return jax.lax.dynamic_update_slice(cur, new, (y0, x0, 0))
 
-  def target_features(cur, trust):
+  def target_features(cur, dist=None):
     def pull_towards_guide(cur):
+      trust = (jnp.ones((th, tw)) if dist is None
+               else _trust(dist, box_hole, kernel.guide_trust))
       pull = jax.lax.dynamic_update_slice(
           jnp.ones(cur.shape[:2]), trust, (y0, x0)) * guide_weight
       return cur + pull[..., None] * (guide_low - pf.box_blur(cur, blur))
@@ -266,21 +268,24 @@ def _level(key, pca_key, image, hole, inside, guide, current, nnf,
   # The NNF carried up from the coarser level (or random) competes with a
   # fresh random match per pixel.
   dist = jnp.full((th, tw), jnp.inf)
-  ones = jnp.ones((th, tw))
-  ft = target_features(current, ones)
+  ft = target_features(current)
   nnf, dist = _improve(ft, fs, valid, nnf, dist, nnf)
-  fresh = pf.sample_valid(k_init, valid, (th, tw))
-  if not kernel.fresh_start:  # Only where no match was carried up.
-    fresh = jnp.where(vote_first, nnf, fresh)
-  nnf, dist = _improve(ft, fs, valid, nnf, dist, fresh)
+
+  def try_fresh(nnf, dist):
+    fresh = pf.sample_valid(k_init, valid, (th, tw))
+    return _improve(ft, fs, valid, nnf, dist, fresh)
+  if kernel.fresh_start:
+    nnf, dist = try_fresh(nnf, dist)
+  else:  # Only where no match was carried up.
+    nnf, dist = jax.lax.cond(vote_first, lambda n, d: (n, d), try_fresh,
+                             nnf, dist)
   # The carried match, voted with this level's pixels: sharp from the start.
   current = jax.lax.cond(vote_first, vote, lambda c, n, d: c, current, nnf,
                          dist)
 
   def round_(i, carry):
     current, nnf, dist = carry
-    ft = target_features(current,
-                         _trust(dist, box_hole, kernel.guide_trust))
+    ft = target_features(current, dist)
     dist = _distance(ft, fs, nnf)
     dist = jnp.where(pf.at(valid, nnf[..., 0], nnf[..., 1]), dist, jnp.inf)
     nnf, dist = _search(jax.random.fold_in(k_search, i), ft, fs, valid, nnf,

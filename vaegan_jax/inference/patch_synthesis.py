@@ -65,7 +65,6 @@ class Settings(NamedTuple):
   guide_fade: bool = True   # the pull falls linearly to 0 at the finest two
   guide_trust: float = 3.0  # pull drops where the match is > this x median
   finish: bool = True       # seams removed at full size (whole_photo)
-  finish_max_step: float = 0.0  # ... except steps above this (0: all)
   shrink_holes: bool = True  # coarse holes shrink (PatchMatch's pyramid)
   fresh_start: bool = False  # a random match competes with the carried one
   search_finest: bool = True  # the finest level searches (else: it votes

@@ -70,8 +70,7 @@ def relax(field: np.ndarray, free: np.ndarray, iterations: int) -> np.ndarray:
 
 
 def seam_correct(out: np.ndarray, image: np.ndarray, hole: np.ndarray,
-                 ring: int = 2, iterations: int = 30,
-                 max_step: float = 0.0) -> np.ndarray:
+                 ring: int = 2, iterations: int = 30) -> np.ndarray:
   """`out` in the hole, plus a smooth field that removes the seam.
 
   Along the hole's inner edge (`ring` pixels) the field is the difference
@@ -79,10 +78,7 @@ def seam_correct(out: np.ndarray, image: np.ndarray, hole: np.ndarray,
   and `out`; inside, it is interpolated smoothly (push-pull, Jacobi steps
   of Laplace's equation, a Gaussian of sigma `ring`).  So the fill meets
   the visible pixels without a step or a colour shift, and its own detail
-  (the texture) is kept.  With max_step > 0, edge pixels whose difference
-  is larger (any channel, [0, 1] units) are not matched: such a step is
-  an edge of the scene (a copied tower beside visible sky), and spreading
-  it would lay a haze over the hole.  Returns the composited image.
+  (the texture) is kept.  Returns the composited image.
   """
   if not hole.any():
     return image.copy()
@@ -96,9 +92,6 @@ def seam_correct(out: np.ndarray, image: np.ndarray, hole: np.ndarray,
     return np.where(hole[..., None], out, image)
   ext = push_pull(image[sl].astype(np.float32), outer)
   diff = np.where(inner[..., None], ext - out[sl], 0.0).astype(np.float32)
-  if max_step > 0:
-    inner = inner & (np.abs(diff).max(-1) <= max_step)
-    diff = np.where(inner[..., None], diff, 0.0).astype(np.float32)
   field = push_pull(diff, inner) if inner.any() else np.zeros_like(diff)
   field = relax(field, h & ~inner, iterations)
   field = cv2.GaussianBlur(field, (0, 0), ring).reshape(diff.shape)

@@ -294,8 +294,7 @@ def _synthesize_group(model, outs, hole, work_size, keys, check_memory,
       region, region_hole, guides, synthesis_keys, settings, schedule)
   for out, result in zip(outs, results):
     if settings.finish:  # Copy seams and any step at the border removed.
-      result = seams.seam_correct(result, region, region_hole,
-                            max_step=settings.finish_max_step)
+      result = seams.seam_correct(result, region, region_hole)
     out[y0:y1, x0:x1] = np.where(region_hole[..., None], result, region)
 
 
