@@ -9,11 +9,14 @@ The held-out photos (long side <= 1024, their object-like eval holes, as in
 eval.py's photo mode).  For each: the first and the median warm time of
 `inpaint`, and scikit-image's biharmonic and PatchMatch (eval.py's radius)
 on the same photo and hole.  Then 3 samples against one fill (warm, the
-first photo), a cold run of the file CLI in a fresh process (empty compile cache), its
-wall time and peak memory, and one 12-megapixel photo (an upscaled held-out
-photo with its hole), which must finish or raise MemoryError.  Peak memory
-of this process (ru_maxrss) is reported at the end.
+first photo), a cold run of the file CLI in a fresh process (empty compile
+cache), its wall time and peak memory, and one 12-megapixel photo (an
+upscaled held-out photo with its hole) in a fresh process of its own: its
+first and warm time and that process's peak memory; it must finish or
+raise MemoryError.  A child's peak is read in the child (ru_maxrss of a
+forked child counts the parent's pages it started with).
 """
+import json
 import os
 import resource
 import subprocess
@@ -49,17 +52,62 @@ def _cold_cli(workdir: str, image: np.ndarray, hole: np.ndarray,
     env = dict(os.environ)
     if cold:
       env['JAX_COMPILATION_CACHE_DIR'] = os.path.join(tmp, 'c')
-    cmd = [sys.executable, '-m', 'vaegan_jax.inference', '--image', img,
-           '--mask', msk, '--output', out, '--texture', texture] + (
-               ['--workdir', workdir] if workdir else [])
+    argv = ['vaegan-inpaint', '--image', img, '--mask', msk, '--output',
+            out, '--texture', texture] + (['--workdir', workdir] if workdir
+                                          else [])
     t = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=bench_util.ROOT, env=env,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, '-c', _REPORTING_CHILD.format(
+            argv=argv, module='vaegan_jax.inference')],
+        cwd=bench_util.ROOT, env=env, capture_output=True, text=True,
+        check=False)
     seconds = time.perf_counter() - t
     if proc.returncode or not os.path.exists(out):
       raise RuntimeError(proc.stderr[-2000:])
-  peak = _gib(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-  return seconds, peak
+  return seconds, _child_peak(proc.stderr)
+
+
+# Runs a module as __main__ and prints its own peak memory (KiB) last.
+_REPORTING_CHILD = """
+import resource, runpy, sys
+sys.argv = {argv!r}
+try:
+  runpy.run_module({module!r}, run_name='__main__', alter_sys=True)
+finally:
+  print('PEAK_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        file=sys.stderr)
+"""
+
+
+def _child_peak(stderr: str) -> float:
+  lines = [l for l in stderr.splitlines() if l.startswith('PEAK_KIB ')]
+  return _gib(int(lines[-1].split()[1]))
+
+
+def _large_photo(args, image, hole, mp: float):
+  """In this process: the first and the median warm `inpaint` of an
+  mp-megapixel photo; prints JSON with this process's peak memory."""
+  params = api.load_params(args.workdir or os.path.join(
+      api.PRETRAINED_DIR, api.DEFAULT_MODEL))
+  h = int(round((mp * 1e6 * 3 / 4) ** 0.5))
+  w = h * 4 // 3
+  big = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
+  big_hole = cv2.resize(hole.astype(np.uint8), (w, h),
+                        interpolation=cv2.INTER_NEAREST) > 0
+  res = dict(large_shape=(h, w), large_hole=float(big_hole.mean()))
+  try:
+    t = time.perf_counter()
+    api.inpaint(params, big, big_hole, texture=args.texture)
+    res['large_first_s'] = time.perf_counter() - t
+    res['large_warm_s'] = bench_util.median(bench_util.timed(
+        lambda: api.inpaint(params, big, big_hole, texture=args.texture),
+        2 if not args.smoke else 1))
+    res['large_outcome'] = 'done'
+  except MemoryError as e:
+    res['large_outcome'] = f'MemoryError: {e}'
+  res['large_peak_gib'] = _gib(
+      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+  print('LARGE_JSON', json.dumps(res))
 
 
 def main():
@@ -72,7 +120,14 @@ def main():
                  help='size of the large photo (default 12; smoke 0.12)')
   p.add_argument('--texture', default='patches', choices=api.TEXTURES,
                  help="inpaint's texture (default: 'patches')")
+  p.add_argument('--large_child', action='store_true',
+                 help='(internal) only the large photo, in this process')
   args = p.parse_args()
+  mp = args.megapixels or (0.12 if args.smoke else 12.0)
+  if args.large_child:
+    data = eval_sets.load_eval_photos(default_config.get_config())
+    _large_photo(args, data['image'][0], data['mask'][0][..., 0] > 0.5, mp)
+    return
   repeats = args.repeats or (1 if args.smoke else 3)
   params = api.load_params(args.workdir or os.path.join(
       api.PRETRAINED_DIR, api.DEFAULT_MODEL))
@@ -135,25 +190,25 @@ def main():
                               cold=not args.smoke)
   results.update(cold_cli_s=cli_s, cold_cli_peak_gib=cli_peak)
 
-  mp = args.megapixels or (0.12 if args.smoke else 12.0)
-  h = int(round((mp * 1e6 * 3 / 4) ** 0.5))
-  w = h * 4 // 3
-  big = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
-  big_hole = cv2.resize(hole.astype(np.uint8), (w, h),
-                        interpolation=cv2.INTER_NEAREST) > 0
-  t = time.perf_counter()
-  try:
-    api.inpaint(params, big, big_hole, texture=args.texture)
-    outcome = 'done'
-  except MemoryError as e:
-    outcome = f'MemoryError: {e}'
-  results.update(large_shape=(h, w), large_hole=float(big_hole.mean()),
-                 large_s=time.perf_counter() - t, large_outcome=outcome,
-                 peak_gib=_gib(resource.getrusage(
-                     resource.RUSAGE_SELF).ru_maxrss))
-  bench_util.print_table('cold CLI, large photo, peak memory', [
-      'cold CLI s', 'CLI peak GiB', f'{h}x{w} s', 'outcome', 'peak GiB'], [(
-          cli_s, cli_peak, results['large_s'], outcome[:40],
+  child = subprocess.run(
+      [sys.executable, os.path.abspath(__file__), '--large_child',
+       '--megapixels', str(mp), '--texture', args.texture] + (
+           ['--workdir', args.workdir] if args.workdir else []) + (
+               ['--smoke'] if args.smoke else []),
+      cwd=bench_util.ROOT, capture_output=True, text=True, check=False)
+  found = [l for l in child.stdout.splitlines() if l.startswith('LARGE_JSON')]
+  if not found:
+    raise RuntimeError(child.stderr[-2000:])
+  large = json.loads(found[-1].split(' ', 1)[1])
+  results.update(large, peak_gib=_gib(resource.getrusage(
+      resource.RUSAGE_SELF).ru_maxrss))
+  h, w = large['large_shape']
+  bench_util.print_table('cold CLI, large photo (own process), peak memory', [
+      'cold CLI s', 'CLI peak GiB', f'{h}x{w} first s', 'warm s', 'outcome',
+      'its peak GiB', 'this peak GiB'], [(
+          cli_s, cli_peak, large.get('large_first_s', float('nan')),
+          large.get('large_warm_s', float('nan')),
+          large['large_outcome'][:40], large['large_peak_gib'],
           results['peak_gib'])])
   bench_util.write_json(args.json, 'whole_photo', args, results)
 

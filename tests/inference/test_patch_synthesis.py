@@ -201,3 +201,25 @@ def test_engine_never_reads_unknown_pixels_and_copies_texture(gradients):
   dist = np.abs(a[hole][:, None] - colours[None]).sum(-1).min(-1)
   assert (dist < 1e-6).mean() > 0.99
   assert np.abs(a - img)[hole].mean() < 0.1 * np.abs(guide - img)[hole].mean()
+
+
+def test_texture_channels_are_the_visible_gradients_and_are_voted():
+  img = _stripes(40, 48, period=4, vertical=True)
+  hole = np.zeros((40, 48), bool)
+  hole[12:28, 14:34] = True
+  t = ps.with_texture(img, hole, 2.0)
+  assert t.shape == (40, 48, 5)
+  np.testing.assert_array_equal(t[..., :3], img)
+  grey = img.mean(-1)
+  np.testing.assert_allclose(t[5, :-1, 4], 2.0 * np.abs(np.diff(grey[5])))
+  np.testing.assert_array_equal(t[..., 3], 0.0)  # flat along y
+  # No difference reads a hole pixel: not in it, nor from its edge into it.
+  assert (t[hole][:, 3:] == 0).all()
+  assert (t[11, 14:34, 3] == 0).all() and (t[12:28, 13, 4] == 0).all()
+  assert (t[12:28, 12, 4] > 0).all()  # visible stripes beside it
+  assert ps.with_texture(img, hole, 0.0).shape == (40, 48, 3)
+  out = ps.synthesize(img, hole, _smooth_guide(img, hole),
+                      jax.random.PRNGKey(0), FAST._replace(texture_weight=1.0))
+  assert out.shape == img.shape
+  np.testing.assert_array_equal(out[~hole], img[~hole])
+  assert out[hole].std(0).mean() > 0.8 * img[hole].std(0).mean()

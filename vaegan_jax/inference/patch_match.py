@@ -3,8 +3,10 @@
 All pixels at once: propagation as jump flooding, random search in halving
 windows, distances on a per-level PCA of the patches (patch_features.py),
 and the vote that rebuilds a level from the matched source pixels.  Shapes:
-images [H, W, 3] (padded), holes and masks [H, W] bool, a nearest-neighbour
-field [th, tw, 2] of absolute source coordinates for the target box.
+images [H, W, C] (padded; RGB first, then any texture channels that are
+matched and voted like colours), guides [H, W, 3], holes and masks [H, W]
+bool, a nearest-neighbour field [th, tw, 2] of absolute source coordinates
+for the target box.
 """
 import functools
 import math
@@ -239,7 +241,7 @@ def _level(key, pca_key, image, hole, inside, guide, current, nnf,
   box_hole = jax.lax.dynamic_slice(hole, (y0, x0), (th, tw))
 
   def write(cur, voted, ok):
-    old = jax.lax.dynamic_slice(cur, (y0, x0, 0), (th, tw, 3))
+    old = jax.lax.dynamic_slice(cur, (y0, x0, 0), (th, tw, cur.shape[-1]))
     new = jnp.where((box_hole & ok)[..., None], voted, old)
     return jax.lax.dynamic_update_slice(cur, new, (y0, x0, 0))
 
@@ -249,7 +251,9 @@ def _level(key, pca_key, image, hole, inside, guide, current, nnf,
                else _trust(dist, box_hole, kernel.guide_trust))
       pull = jax.lax.dynamic_update_slice(
           jnp.ones(cur.shape[:2]), trust, (y0, x0)) * guide_weight
-      return cur + pull[..., None] * (guide_low - pf.box_blur(cur, blur))
+      rgb = cur[..., :3]  # the guide has colours only
+      return cur.at[..., :3].set(
+          rgb + pull[..., None] * (guide_low - pf.box_blur(rgb, blur)))
     t = jax.lax.cond(pulled, pull_towards_guide, lambda c: c, cur)
     t = jnp.pad(pf.features(t, grads), ((r, r), (r, r), (0, 0)), mode='edge')
     t = jax.lax.dynamic_slice(t, (y0, x0, 0),
@@ -315,7 +319,8 @@ def vote_level(image, hole, inside, current, nnf, box_origin, *,
   def one(current, nnf):
     ok_match = pf.at(valid, nnf[..., 0], nnf[..., 1])
     voted, ok = _vote(image, nnf, ok_match.astype(jnp.float32), vote_patch)
-    old = jax.lax.dynamic_slice(current, (y0, x0, 0), (th, tw, 3))
+    old = jax.lax.dynamic_slice(current, (y0, x0, 0),
+                                (th, tw, current.shape[-1]))
     new = jnp.where((box_hole & ok)[..., None], voted, old)
     return jax.lax.dynamic_update_slice(current, new, (y0, x0, 0))
 

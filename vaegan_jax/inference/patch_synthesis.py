@@ -69,6 +69,9 @@ class Settings(NamedTuple):
   fresh_start: bool = False  # a random match competes with the carried one
   search_finest: bool = True  # the finest level searches (else: it votes
   #   the carried match, as levels above max_search_side do)
+  texture_weight: float = 0.0  # Newson's texture channels (|Ix|, |Iy| of
+  #   the photo, averaged down the pyramid) x this, matched and voted with
+  #   the colours, so smooth sources are not copied into texture (0: off)
 
 
 def kernel(settings: Settings) -> pm.Kernel:
@@ -144,6 +147,24 @@ def pyramid(image, hole, min_side: int, shrink: bool = False):
     levels.append((c.astype(np.float32), k < 0.5))
 
 
+def with_texture(image, hole, weight: float):
+  """image [H, W, 3] with Newson et al.'s texture channels appended, x
+  weight: |Ix|, |Iy| of its grey level [H, W, 2], 0 where a difference
+  would read a hole pixel.  The pyramid's averaging makes them, level by
+  level, the mean absolute gradient over a 2^L box."""
+  if weight <= 0:
+    return np.asarray(image, np.float32)
+  grey = np.asarray(image, np.float32).mean(-1)
+  seen = ~np.asarray(hole, bool)
+  gy = np.zeros_like(grey)
+  gx = np.zeros_like(grey)
+  gy[:-1] = np.where(seen[:-1] & seen[1:], np.abs(grey[1:] - grey[:-1]), 0)
+  gx[:, :-1] = np.where(seen[:, :-1] & seen[:, 1:],
+                        np.abs(grey[:, 1:] - grey[:, :-1]), 0)
+  return np.concatenate([image, weight * np.stack([gy, gx], -1)],
+                        -1).astype(np.float32)
+
+
 def _shape(h: int, w: int, small: int):
   """The padded shape of a level: levels within small x small share one."""
   if h <= small and w <= small:
@@ -197,7 +218,8 @@ def plan(image, hole, k: int, settings: Settings = Settings()) -> Plan:
   threads (XLA compiles one program on one core), so that they compile
   while the caller runs the network; a size seen before reuses its
   program."""
-  levels = pyramid(image, hole, settings.min_side, settings.shrink_holes)
+  levels = pyramid(with_texture(image, hole, settings.texture_weight), hole,
+                   settings.min_side, settings.shrink_holes)
   coarsest = max(len(levels) - 1, 1)
   r = settings.patch // 2
   # Levels above max_search_side only vote: the finest searched level gets
@@ -245,7 +267,8 @@ def plan(image, hole, k: int, settings: Settings = Settings()) -> Plan:
     pool = concurrent.futures.ThreadPoolExecutor(
         max_workers=min(len(searched), os.cpu_count() or 1))
     for d in searched:  # coarse first: the first needed
-      programs[d] = pool.submit(_program, k, specs[d].padded, specs[d].box,
+      programs[d] = pool.submit(_program, k, specs[d].padded,
+                                levels[d][0].shape[-1], specs[d].box,
                                 kernel(settings), specs[d].vote_patch,
                                 specs[d].best)
     pool.shutdown(wait=False)
@@ -253,16 +276,17 @@ def plan(image, hole, k: int, settings: Settings = Settings()) -> Plan:
 
 
 @functools.lru_cache(maxsize=64)
-def _program(k: int, padded, box, kern: pm.Kernel, vote_patch: int,
-             best: bool):
+def _program(k: int, padded, channels: int, box, kern: pm.Kernel,
+             vote_patch: int, best: bool):
   """pm.levels compiled for k samples of these shapes (kept: a photo of a
   size seen before compiles nothing)."""
   hp, wp = padded
   key = _fast_key(jax.random.PRNGKey(0))
-  images = jnp.zeros((k, hp, wp, 3), jnp.float32)
+  images = jnp.zeros((k, hp, wp, channels), jnp.float32)
   mask = jnp.zeros((hp, wp), bool)
   return pm.levels.lower(
-      jnp.stack([key] * k), key, images[0], mask, mask, images, images,
+      jnp.stack([key] * k), key, images[0], mask, mask, images[..., :3],
+      images,
       jnp.zeros((k,) + tuple(box) + (2,), jnp.int32),
       jnp.zeros(2, jnp.int32), jnp.int32(0), jnp.int32(0), jnp.bool_(False),
       jnp.float32(0.0), jnp.int32(0), box_shape=tuple(box), kernel=kern,
@@ -304,8 +328,15 @@ def synthesize_samples(image, hole, guides, keys,
     guides_up = None if current is not None and (
         spec.only_vote or spec.weight == 0) else np.stack(
             [resize(g, (h, w)) for g in guides])
-    starts = guides_up if current is None else np.stack(
-        [resize(np.asarray(c, np.float32), (h, w)) for c in current])
+    if current is None:
+      starts = guides_up
+      if img.shape[-1] > 3:  # the guide's colours, the mean visible texture
+        texture = img[~hl][:, 3:].mean(0) if (~hl).any() else 0.0
+        starts = np.concatenate([starts, np.broadcast_to(
+            texture, (k, h, w, img.shape[-1] - 3))], -1)
+    else:
+      starts = np.stack([resize(np.asarray(c, np.float32), (h, w))
+                         for c in current])
     current_p = _pad_to(np.where(hl[..., None], starts, img), (k, hp, wp))
     sigma = settings.guide_sigma * max(w / guides.shape[2], 1.0)
     nnf = (np.zeros((k, th, tw, 2), np.int32) if prev is None
@@ -323,7 +354,7 @@ def synthesize_samples(image, hole, guides, keys,
           jnp.stack(level_keys), level_keys[0], img_p, hl_p,
           jnp.asarray(inside),
           # Without a pull the guide is not read: the current fill stands in.
-          jnp.asarray(current_p if guides_up is None
+          jnp.asarray(current_p[..., :3] if guides_up is None
                       else _pad_to(guides_up, (k, hp, wp))),
           jnp.asarray(current_p), jnp.asarray(nnf), origin,
           jnp.int32(spec.rounds), jnp.int32(spec.iters),
@@ -336,7 +367,7 @@ def synthesize_samples(image, hole, guides, keys,
     current = np.repeat(img[None], k, axis=0)
     current[:, y0:y1, x0:x1] = np.where(hl[y0:y1, x0:x1, None], box,
                                         img[y0:y1, x0:x1])
-  return np.asarray(current, np.float32)
+  return np.asarray(current[..., :3], np.float32)
 
 
 def _carry(nnf, origin, prev_hw, hw, box_origin, box):
