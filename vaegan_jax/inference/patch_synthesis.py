@@ -69,7 +69,7 @@ class Settings(NamedTuple):
   fresh_start: bool = False  # a random match competes with the carried one
   search_finest: bool = True  # the finest level searches (else: it votes
   #   the carried match, as levels above max_search_side do)
-  texture_weight: float = 0.0  # Newson's texture channels (|Ix|, |Iy| of
+  texture_weight: float = 3.0  # Newson's texture channels (|Ix|, |Iy| of
   #   the photo, averaged down the pyramid) x this, matched and voted with
   #   the colours, so smooth sources are not copied into texture (0: off)
 
