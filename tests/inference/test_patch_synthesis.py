@@ -223,3 +223,21 @@ def test_texture_channels_are_the_visible_gradients_and_are_voted():
   assert out.shape == img.shape
   np.testing.assert_array_equal(out[~hole], img[~hole])
   assert out[hole].std(0).mean() > 0.8 * img[hole].std(0).mean()
+
+
+def test_a_plan_compiles_each_searched_level_once_and_reuses_it():
+  img = _stripes(48, 56)
+  hole = np.zeros((48, 56), bool)
+  hole[16:34, 20:40] = True
+  first = ps.plan(img, hole, 2, FAST)
+  searched = [d for d, spec in enumerate(first.levels)
+              if spec is not None and not spec.only_vote]
+  assert searched and sorted(first.programs) == searched
+  exes = [first.programs[d].result() for d in searched]
+  again = ps.plan(img, hole, 2, FAST)
+  for d, exe in zip(searched, exes):
+    assert again.programs[d].result() is exe  # not compiled again
+  out = ps.synthesize_samples(img, hole, np.stack([_smooth_guide(img, hole)] * 2),
+                              [jax.random.PRNGKey(0), jax.random.PRNGKey(1)],
+                              FAST, again)
+  assert out.shape == (2, 48, 56, 3)

@@ -266,20 +266,24 @@ def plan(image, hole, k: int, settings: Settings = Settings()) -> Plan:
   if searched:
     pool = concurrent.futures.ThreadPoolExecutor(
         max_workers=min(len(searched), os.cpu_count() or 1))
+    submitted = {}
     for d in searched:  # coarse first: the first needed
-      programs[d] = pool.submit(_program, k, specs[d].padded,
-                                levels[d][0].shape[-1], specs[d].box,
-                                kernel(settings), specs[d].vote_patch,
-                                specs[d].best)
+      key = (k, specs[d].padded, levels[d][0].shape[-1], specs[d].box,
+             kernel(settings), specs[d].vote_patch, specs[d].best)
+      if key not in submitted:  # levels of one shape compile once
+        submitted[key] = pool.submit(_program, *key)
+      programs[d] = submitted[key]
     pool.shutdown(wait=False)
   return Plan(levels, specs, programs)
 
 
-@functools.lru_cache(maxsize=64)
+# A compiled level holds ~400 memory maps on a CPU (its code sections),
+# and a process may hold 65530: a few photos' worth are kept, not all.
+@functools.lru_cache(maxsize=16)
 def _program(k: int, padded, channels: int, box, kern: pm.Kernel,
              vote_patch: int, best: bool):
   """pm.levels compiled for k samples of these shapes (kept: a photo of a
-  size seen before compiles nothing)."""
+  size seen recently compiles nothing)."""
   hp, wp = padded
   key = _fast_key(jax.random.PRNGKey(0))
   images = jnp.zeros((k, hp, wp, channels), jnp.float32)
