@@ -327,6 +327,9 @@ def synthesize_samples(image, hole, guides, keys,
       continue
     (h, w), (hp, wp), (y0, x0), (th, tw) = (spec.hw, spec.padded,
                                             spec.origin, spec.box)
+    if spec.only_vote:  # no search: the colours are all that is voted
+      img = img[..., :3]
+      current = np.asarray(current)[..., :3]
     inside = np.zeros((hp, wp), bool)
     inside[:h, :w] = True
     guides_up = None if current is not None and (
