@@ -98,9 +98,8 @@ def resize(x: np.ndarray, hw) -> np.ndarray:
 
 
 def _pad_to(x, shape, mode='edge'):
-  widths = [(0, s - d) for s, d in zip(shape, x.shape)] + [(0, 0)] * (
-      x.ndim - len(shape))
-  return np.pad(x, widths, mode=mode)
+  pad = [(0, s - d) for s, d in zip(shape, x.shape)]
+  return np.pad(x, pad + [(0, 0)] * (x.ndim - len(shape)), mode=mode)
 
 
 # PatchMatch's downsampling kernel (binomial-like, 6 taps): a coarse pixel
@@ -185,8 +184,8 @@ def synthesize(image, hole, guide, key, settings: Settings = Settings()):
   Returns:
     float32 [H, W, 3]: `image` with its hole filled; known pixels unchanged.
   """
-  guide = np.asarray(guide, np.float32)
-  return synthesize_samples(image, hole, guide[None], [key], settings)[0]
+  return synthesize_samples(image, hole, np.asarray(guide, np.float32)[None],
+                            [key], settings)[0]
 
 
 class Level(NamedTuple):
@@ -330,8 +329,7 @@ def synthesize_samples(image, hole, guides, keys,
     if spec.only_vote:  # no search: the colours are all that is voted
       img = img[..., :3]
       current = np.asarray(current)[..., :3]
-    inside = np.zeros((hp, wp), bool)
-    inside[:h, :w] = True
+    inside = np.pad(np.ones((h, w), bool), ((0, hp - h), (0, wp - w)))
     guides_up = None if current is not None and (
         spec.only_vote or spec.weight == 0) else np.stack(
             [resize(g, (h, w)) for g in guides])
