@@ -75,8 +75,9 @@ def test_smoke(name, flags, keys, tmp_path):
       assert all(v > 0 for v in rates.values())
   if name == 'inpaint':
     for r in payload['results']['sizes'].values():
-      # The model, and the seams' push-pull for a new power-of-two size.
-      assert r['compiles'] <= 2 and r['median_warm_s'] > 0
+      # The model, and the seams' push-pull and relaxation for a new
+      # power-of-two size.
+      assert r['compiles'] <= 3 and r['median_warm_s'] > 0
     assert payload['results']['sizes']['40x52']['bucket_over_multiple']
     sweep = payload['results']['sweep']
     assert sweep['compiles'] <= len(sweep['padded_shapes'])
