@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from vaegan_jax.inference import patch_synthesis as ps
+from vaegan_jax.inference import patch_pyramid as pp
 
 # Small, fast settings for the unit tests (the defaults are for photos).
 FAST = ps.Settings(patch=7, dims=12, max_rounds=4, max_iters=2)
@@ -123,7 +124,7 @@ def test_pyramid_levels_halve_and_average_only_visible_pixels():
   hole = np.zeros((40, 52), bool)
   hole[:, 20:26] = True
   img[hole] = 100.0  # must never leak into a coarser level
-  levels = ps.pyramid(img, hole, 8)
+  levels = pp.pyramid(img, hole, 8)
   assert [l[1].shape for l in levels] == [(40, 52), (20, 26), (10, 13)]
   for im, hl in levels[1:]:
     assert im.max() <= 1.0 + 1e-6
@@ -174,7 +175,7 @@ def test_shrinking_pyramid_closes_the_hole_and_never_reads_it():
   hole = np.zeros((100, 120), bool)
   hole[20:80, 30:90] = True
   img[hole] = 100.0
-  levels = ps.pyramid(img, hole, 4, shrink=True)
+  levels = pp.pyramid(img, hole, 4, shrink=True)
   counts = [hl.sum() for _, hl in levels]
   assert counts[0] == 3600 and counts[-1] == 0
   assert all(b < a / 3 for a, b in zip(counts, counts[1:]) if a)
@@ -207,7 +208,7 @@ def test_texture_channels_are_the_visible_gradients_and_are_voted():
   img = _stripes(40, 48, period=4, vertical=True)
   hole = np.zeros((40, 48), bool)
   hole[12:28, 14:34] = True
-  t = ps.with_texture(img, hole, 2.0)
+  t = pp.with_texture(img, hole, 2.0)
   assert t.shape == (40, 48, 5)
   np.testing.assert_array_equal(t[..., :3], img)
   grey = img.mean(-1)
@@ -217,7 +218,7 @@ def test_texture_channels_are_the_visible_gradients_and_are_voted():
   assert (t[hole][:, 3:] == 0).all()
   assert (t[11, 14:34, 3] == 0).all() and (t[12:28, 13, 4] == 0).all()
   assert (t[12:28, 12, 4] > 0).all()  # visible stripes beside it
-  assert ps.with_texture(img, hole, 0.0).shape == (40, 48, 3)
+  assert pp.with_texture(img, hole, 0.0).shape == (40, 48, 3)
   out = ps.synthesize(img, hole, _smooth_guide(img, hole),
                       jax.random.PRNGKey(0), FAST._replace(texture_weight=1.0))
   assert out.shape == img.shape

@@ -200,7 +200,7 @@ def inpaint(params: InpaintParams, image, mask, *, rng=None,
     if orig.dtype == np.uint8:
       out = np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
     else:
-      out = out.astype(orig.dtype)
-    done = np.where(hole[..., None], out, orig)
-    outs.append(done[0] if single else done)
+      out = out.astype(orig.dtype, copy=False)
+    np.copyto(out, orig, where=~hole[..., None])  # bit-identical outside
+    outs.append(out[0] if single else out)
   return np.stack(outs) if num_samples is not None else outs[0]

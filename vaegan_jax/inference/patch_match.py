@@ -303,25 +303,3 @@ def _level(key, pca_key, image, hole, inside, guide, current, nnf,
     return current, nnf, dist
 
   return jax.lax.fori_loop(0, rounds, round_, (current, nnf, dist))
-
-
-@functools.partial(jax.jit, static_argnames=('vote_patch',))
-def vote_level(image, hole, inside, current, nnf, box_origin, *,
-                vote_patch: int):
-  """A level too large to search: the carried match, voted with this
-  level's pixels (no patch features, so memory stays that of the image).
-  current [k, H, W, 3] and nnf [k, th, tw, 2] carry a sample axis."""
-  th, tw = nnf.shape[1:3]
-  y0, x0 = box_origin[0], box_origin[1]
-  valid = pf.valid_sources(hole, inside, 1)
-  box_hole = jax.lax.dynamic_slice(hole, (y0, x0), (th, tw))
-
-  def one(current, nnf):
-    ok_match = pf.at(valid, nnf[..., 0], nnf[..., 1])
-    voted, ok = _vote(image, nnf, ok_match.astype(jnp.float32), vote_patch)
-    old = jax.lax.dynamic_slice(current, (y0, x0, 0),
-                                (th, tw, current.shape[-1]))
-    new = jnp.where((box_hole & ok)[..., None], voted, old)
-    return jax.lax.dynamic_update_slice(current, new, (y0, x0, 0))
-
-  return jax.vmap(one)(current, nnf), nnf

@@ -38,6 +38,7 @@ import numpy as np
 
 from vaegan_jax.inference import patch_features as pf
 from vaegan_jax.inference import patch_match as pm
+from vaegan_jax.inference import patch_pyramid as pp
 
 class Settings(NamedTuple):
   """How the texture is synthesised (defaults and their ablation:
@@ -72,6 +73,7 @@ class Settings(NamedTuple):
   texture_weight: float = 3.0  # Newson's texture channels (|Ix|, |Iy| of
   #   the photo, averaged down the pyramid) x this, matched and voted with
   #   the colours, so smooth sources are not copied into texture (0: off)
+  texture_finest: bool = True  # ... at the finest level too
 
 
 def kernel(settings: Settings) -> pm.Kernel:
@@ -86,82 +88,9 @@ def _fast_key(key):
   return jax.random.key(int(seed), impl='unsafe_rbg')
 
 
-def resize(x: np.ndarray, hw) -> np.ndarray:
-  """[H, W(, C)] to hw: area-averaged when it shrinks, bilinear else."""
-  import cv2  # pylint: disable=g-import-not-at-top
-  if x.shape[:2] == tuple(hw):
-    return x
-  shrink = hw[0] < x.shape[0] or hw[1] < x.shape[1]
-  out = cv2.resize(x, (hw[1], hw[0]),
-                   interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-  return out.reshape(tuple(hw) + x.shape[2:])
-
-
 def _pad_to(x, shape, mode='edge'):
   pad = [(0, s - d) for s, d in zip(shape, x.shape)]
   return np.pad(x, pad + [(0, 0)] * (x.ndim - len(shape)), mode=mode)
-
-
-# PatchMatch's downsampling kernel (binomial-like, 6 taps): a coarse pixel
-# averages the visible pixels of a 6 x 6 window.
-_KERNEL = np.array([1, 5, 10, 10, 5, 1], np.float32)
-
-
-def _shrink_level(img, hl):
-  """One level down, PatchMatch's way: a coarse pixel is a hole only if
-  its whole 6 x 6 window was, so the hole shrinks level by level and the
-  coarsest levels are whole images of the visible colours."""
-  import cv2  # pylint: disable=g-import-not-at-top
-  known = (~hl).astype(np.float32)
-  k = _KERNEL / _KERNEL.sum()
-  # Centred on (2y + 0.5, 2x + 0.5): taps -2..3 around the even pixel.
-  def blur(x):
-    return cv2.sepFilter2D(x, -1, k, k, anchor=(2, 2),
-                           borderType=cv2.BORDER_CONSTANT)
-  wsum = blur(known)
-  col = blur(img * known[..., None]).reshape(img.shape)
-  h, w = (hl.shape[0] + 1) // 2, (hl.shape[1] + 1) // 2
-  wsum, col = wsum[::2, ::2][:h, :w], col[::2, ::2][:h, :w]
-  coarse = col / np.maximum(wsum, 1e-8)[..., None]
-  return coarse.astype(np.float32), wsum <= 1e-6
-
-
-def pyramid(image, hole, min_side: int, shrink: bool = False):
-  """[(image, hole)] from fine to coarse, halving while the short side
-  stays >= min_side.  Colours average the visible pixels only; a coarse
-  pixel is a hole if half of it or more was, or with `shrink` only if all
-  of its window was (_shrink_level)."""
-  levels = [(np.asarray(image, np.float32), np.asarray(hole, bool))]
-  while True:
-    img, hl = levels[-1]
-    hw = ((hl.shape[0] + 1) // 2, (hl.shape[1] + 1) // 2)
-    if min(hw) < min_side:
-      return levels
-    if shrink:
-      levels.append(_shrink_level(img, hl))
-      continue
-    known = (~hl).astype(np.float32)
-    k = resize(known, hw)
-    c = resize(img * known[..., None], hw) / np.maximum(k, 1e-6)[..., None]
-    levels.append((c.astype(np.float32), k < 0.5))
-
-
-def with_texture(image, hole, weight: float):
-  """image [H, W, 3] with Newson et al.'s texture channels appended, x
-  weight: |Ix|, |Iy| of its grey level [H, W, 2], 0 where a difference
-  would read a hole pixel.  The pyramid's averaging makes them, level by
-  level, the mean absolute gradient over a 2^L box."""
-  if weight <= 0:
-    return np.asarray(image, np.float32)
-  grey = np.asarray(image, np.float32).mean(-1)
-  seen = ~np.asarray(hole, bool)
-  gy = np.zeros_like(grey)
-  gx = np.zeros_like(grey)
-  gy[:-1] = np.where(seen[:-1] & seen[1:], np.abs(grey[1:] - grey[:-1]), 0)
-  gx[:, :-1] = np.where(seen[:, :-1] & seen[:, 1:],
-                        np.abs(grey[:, 1:] - grey[:, :-1]), 0)
-  return np.concatenate([image, weight * np.stack([gy, gx], -1)],
-                        -1).astype(np.float32)
 
 
 def _shape(h: int, w: int, small: int):
@@ -195,6 +124,7 @@ class Level(NamedTuple):
   origin: Tuple[int, int]   # the target box: every pixel whose patch
   box: Tuple[int, int]      #   touches the hole
   only_vote: bool           # the carried match voted, no search
+  colours_only: bool        # the texture channels dropped here
   carried: bool             # a match comes from the coarser level
   rounds: int
   iters: int
@@ -217,8 +147,7 @@ def plan(image, hole, k: int, settings: Settings = Settings()) -> Plan:
   threads (XLA compiles one program on one core), so that they compile
   while the caller runs the network; a size seen before reuses its
   program."""
-  levels = pyramid(with_texture(image, hole, settings.texture_weight), hole,
-                   settings.min_side, settings.shrink_holes)
+  levels = pp.pyramid(image, hole, settings.min_side, settings.shrink_holes)
   coarsest = max(len(levels) - 1, 1)
   r = settings.patch // 2
   # Levels above max_search_side only vote: the finest searched level gets
@@ -245,12 +174,13 @@ def plan(image, hole, k: int, settings: Settings = Settings()) -> Plan:
     if settings.guide_fade:
       weight *= min(1.0, max(0.0, (depth - 1) / max(coarsest - 1, 1)))
     step = max(0, depth - vote_only)
+    only_vote = carried and (max(h, w) > settings.max_search_side or
+                             (depth == 0 and not settings.search_finest))
     specs[depth] = Level(
         hw=(h, w), padded=(hp, wp),
         origin=(int(min(y_lo, hp - th)), int(min(x_lo, wp - tw))),
-        box=(th, tw),
-        only_vote=carried and (max(h, w) > settings.max_search_side or
-                               (depth == 0 and not settings.search_finest)),
+        box=(th, tw), only_vote=only_vote,
+        colours_only=only_vote or (depth == 0 and not settings.texture_finest),
         carried=carried,
         rounds=max(settings.min_rounds, min(settings.max_rounds, 1 + 2 * step)),
         iters=max(settings.min_rounds, min(settings.max_iters, 1 + step)),
@@ -259,6 +189,13 @@ def plan(image, hole, k: int, settings: Settings = Settings()) -> Plan:
                     or settings.vote_patch or settings.patch),
         best=settings.best_final and depth == 0)
     carried = True
+  if settings.texture_weight > 0:  # only where it is searched
+    texture = pp.pyramid(pp.texture_channels(image, hole,
+                                             settings.texture_weight),
+                         hole, settings.min_side, settings.shrink_holes)
+    levels = [lv if s and s.colours_only else
+              (np.concatenate([lv[0], t], -1), lv[1])
+              for lv, (t, _), s in zip(levels, texture, specs)]
   searched = [d for d in range(len(levels) - 1, -1, -1)
               if specs[d] is not None and not specs[d].only_vote]
   programs = {}
@@ -313,87 +250,90 @@ def synthesize_samples(image, hole, guides, keys,
   Returns:
     float32 [k, H, W, 3].
   """
+  values, origin = synthesize_box(image, hole, guides, keys, settings,
+                                  schedule)
+  return pp.paste(np.asarray(image, np.float32), values,
+                  np.asarray(hole, bool), origin)
+
+
+def synthesize_box(image, hole, guides, keys, settings: Settings = Settings(),
+                   schedule: Optional[Plan] = None):
+  """`synthesize_samples`, but only the box around the hole comes back, so
+  a large photo is never copied k times: (values float32 [k, bh, bw, 3],
+  origin (y0, x0)); every hole pixel lies in the box, and its other pixels
+  are the image's."""
   guides = np.asarray(guides, np.float32)
   k = len(keys)
   schedule = schedule or plan(image, hole, k, settings)
-  prev = current = None  # the coarser level's match, in its target box
+  prev = None  # the coarser level's match, in its target box
+  fill = None  # the coarser level's fill: (its box [k, bh, bw, C], origin,
+  #              depth); outside the box that level's image
   for depth in range(len(schedule.levels) - 1, -1, -1):
     img, hl = schedule.pyramid[depth]
     spec = schedule.levels[depth]
     if spec is None:
-      current = np.broadcast_to(img, (k,) + img.shape)
+      fill = (np.zeros((k, 0, 0, img.shape[-1]), np.float32), (0, 0), depth)
       prev = None
       continue
     (h, w), (hp, wp), (y0, x0), (th, tw) = (spec.hw, spec.padded,
                                             spec.origin, spec.box)
-    if spec.only_vote:  # no search: the colours are all that is voted
+    if spec.colours_only:  # e.g. no search: the colours are all it votes
       img = img[..., :3]
-      current = np.asarray(current)[..., :3]
-    inside = np.pad(np.ones((h, w), bool), ((0, hp - h), (0, wp - w)))
-    guides_up = None if current is not None and (
-        spec.only_vote or spec.weight == 0) else np.stack(
-            [resize(g, (h, w)) for g in guides])
-    if current is None:
-      starts = guides_up
-      if img.shape[-1] > 3:  # the guide's colours, the mean visible texture
-        texture = img[~hl][:, 3:].mean(0) if (~hl).any() else 0.0
-        starts = np.concatenate([starts, np.broadcast_to(
-            texture, (k, h, w, img.shape[-1] - 3))], -1)
-    else:
-      starts = np.stack([resize(np.asarray(c, np.float32), (h, w))
-                         for c in current])
-    current_p = _pad_to(np.where(hl[..., None], starts, img), (k, hp, wp))
-    sigma = settings.guide_sigma * max(w / guides.shape[2], 1.0)
+    channels = img.shape[-1]
+    coarse = None if fill is None else pp.paste(
+        schedule.pyramid[fill[2]][0][..., :channels],
+        fill[0][..., :channels], schedule.pyramid[fill[2]][1], fill[1])
     nnf = (np.zeros((k, th, tw, 2), np.int32) if prev is None
-           else _carry(*prev, (h, w), (y0, x0), (th, tw)))
-    img_p = jnp.asarray(_pad_to(img, (hp, wp)))
-    hl_p = jnp.asarray(_pad_to(hl, (hp, wp), mode='constant'))
-    origin = jnp.asarray([y0, x0], jnp.int32)
-    if spec.only_vote:
-      out, nnf = pm.vote_level(img_p, hl_p, jnp.asarray(inside),
-                               jnp.asarray(current_p), jnp.asarray(nnf),
-                               origin, vote_patch=spec.vote_patch)
-    else:
-      level_keys = [_fast_key(jax.random.fold_in(key, depth)) for key in keys]
-      out, nnf, _ = schedule.programs[depth].result()(
-          jnp.stack(level_keys), level_keys[0], img_p, hl_p,
-          jnp.asarray(inside),
-          # Without a pull the guide is not read: the current fill stands in.
-          jnp.asarray(current_p[..., :3] if guides_up is None
-                      else _pad_to(guides_up, (k, hp, wp))),
-          jnp.asarray(current_p), jnp.asarray(nnf), origin,
-          jnp.int32(spec.rounds), jnp.int32(spec.iters),
-          jnp.bool_(spec.carried), jnp.float32(spec.weight),
-          jnp.int32(pf.blur_width(sigma)))
-    prev = (np.asarray(nnf), (y0, x0), (h, w))
-    # Only the box changed: the rest of the level is its known image.
+           else pp.carry(*prev, (h, w), (y0, x0), (th, tw)))
     y1, x1 = min(h, y0 + th), min(w, x0 + tw)
-    box = np.asarray(out[:, y0:y1, x0:x1])
-    current = np.repeat(img[None], k, axis=0)
-    current[:, y0:y1, x0:x1] = np.where(hl[y0:y1, x0:x1, None], box,
-                                        img[y0:y1, x0:x1])
-  return np.asarray(current[..., :3], np.float32)
+    if spec.only_vote:  # the box only: sources are read where they lie
+      starts = pp.upsample_box(coarse, (h, w), (y0, x0), (th, tw))
+      known = _pad_to(img[y0:y1, x0:x1], (th, tw))
+      box_hole = _pad_to(hl[y0:y1, x0:x1], (th, tw), mode='constant')
+      starts = np.where(box_hole[..., None], starts, known)
+      box = pp.vote_box(img, hl, starts, nnf, (y0, x0),
+                        spec.vote_patch)[:, :y1 - y0, :x1 - x0]
+    else:
+      box, nnf = _search_level(schedule.programs[depth], spec, depth, img,
+                               hl, coarse, guides, keys, nnf, settings)
+      box = np.where(hl[y0:y1, x0:x1, None], box[:, y0:y1, x0:x1],
+                     img[y0:y1, x0:x1])
+    prev = (np.asarray(nnf), (y0, x0), (h, w))
+    fill = (box, (y0, x0), depth)
+  if fill is None or fill[2] != 0:
+    return np.zeros((k, 0, 0, 3), np.float32), (0, 0)
+  return np.ascontiguousarray(fill[0][..., :3], np.float32), fill[1]
 
 
-def _carry(nnf, origin, prev_hw, hw, box_origin, box):
-  """The coarser level's matches carried up to this level's target box:
-  offsets x 2, each pixel its parent's.  nnf [k, pth, ptw, 2]: the coarser
-  level's matches in its box at `origin`; outside it every pixel matched
-  itself."""
-  (py0, px0), (ph, pw), (h, w) = origin, prev_hw, hw
-  (y0, x0), (th, tw) = box_origin, box
-  cy = np.clip((np.arange(th) + y0) * ph // h, 0, ph - 1)
-  cx = np.clip((np.arange(tw) + x0) * pw // w, 0, pw - 1)
-  by, bx = cy - py0, cx - px0
-  in_y = (by >= 0) & (by < nnf.shape[1])
-  in_x = (bx >= 0) & (bx < nnf.shape[2])
-  parent = nnf[:, np.clip(by, 0, nnf.shape[1] - 1)][
-      :, :, np.clip(bx, 0, nnf.shape[2] - 1)]
-  itself = np.stack(np.broadcast_arrays(cy[:, None], cx[None, :]), axis=-1)
-  parent = np.where((in_y[:, None] & in_x[None, :])[None, ..., None],
-                    parent, itself[None])
-  off_y = (parent[..., 0] - cy[:, None]) * h / ph
-  off_x = (parent[..., 1] - cx[None, :]) * w / pw
-  return np.stack([np.round(off_y) + (np.arange(th) + y0)[:, None],
-                   np.round(off_x) + (np.arange(tw) + x0)[None, :]],
-                  axis=-1).astype(np.int32)
+def _search_level(program, spec: Level, depth: int, img, hl, coarse, guides,
+                  keys, nnf, settings: Settings):
+  """One searched level, whole: (its fill [k, hp, wp, C], the match)."""
+  k = len(keys)
+  (h, w), (hp, wp), (y0, x0) = spec.hw, spec.padded, spec.origin
+  inside = np.pad(np.ones((h, w), bool), ((0, hp - h), (0, wp - w)))
+  guides_up = None if coarse is not None and spec.weight == 0 else np.stack(
+      [pp.resize(g, (h, w)) for g in guides])
+  if coarse is None:
+    starts = guides_up
+    if img.shape[-1] > 3:  # the guide's colours, the mean visible texture
+      texture = img[~hl][:, 3:].mean(0) if (~hl).any() else 0.0
+      starts = np.concatenate([starts, np.broadcast_to(
+          texture, (k, h, w, img.shape[-1] - 3))], -1)
+  else:
+    starts = pp.upsample_box(coarse, (h, w), (0, 0), (h, w))
+  current_p = _pad_to(np.where(hl[..., None], starts, img), (k, hp, wp))
+  sigma = settings.guide_sigma * max(w / guides.shape[2], 1.0)
+  level_keys = [_fast_key(jax.random.fold_in(key, depth)) for key in keys]
+  out, nnf, _ = program.result()(
+      jnp.stack(level_keys), level_keys[0], jnp.asarray(_pad_to(img, (hp, wp))),
+      jnp.asarray(_pad_to(hl, (hp, wp), mode='constant')),
+      jnp.asarray(inside),
+      # Without a pull the guide is not read: the current fill stands in.
+      jnp.asarray(current_p[..., :3] if guides_up is None
+                  else _pad_to(guides_up, (k, hp, wp))),
+      jnp.asarray(current_p), jnp.asarray(nnf),
+      jnp.asarray([y0, x0], jnp.int32),
+      jnp.int32(spec.rounds), jnp.int32(spec.iters),
+      jnp.bool_(spec.carried), jnp.float32(spec.weight),
+      jnp.int32(pf.blur_width(sigma)))
+  return np.asarray(out), nnf

@@ -32,6 +32,7 @@ import numpy as np
 from scipy import ndimage
 
 from vaegan_jax.inference import inputs
+from vaegan_jax.inference import patch_pyramid
 from vaegan_jax.inference import patch_synthesis
 from vaegan_jax.inference import seams
 
@@ -44,6 +45,7 @@ HOLE_FRACTION = 0.375  # thickest hole at the coarsest scale / training size
 # Host bytes per pixel of the working region: float copies of the image,
 # the result, the upsampled coarser result, the tile accumulators.
 BYTES_PER_PIXEL = 96
+_SEAM_RING = 2       # seams.seam_correct's ring after synthesis
 
 
 class FillPlan(NamedTuple):
@@ -201,7 +203,7 @@ def fill_batch(model: ModelFn, images: np.ndarray, holes: np.ndarray, *,
 
   def as_float(x):
     return (x.astype(np.float32) / 255.0 if x.dtype == np.uint8
-            else x.astype(np.float32))
+            else x.astype(np.float32, copy=False))
 
   direct = max(h, w) <= TILE and all(
       is_direct(plan(holes[i], work_size), (h, w))
@@ -217,6 +219,13 @@ def fill_batch(model: ModelFn, images: np.ndarray, holes: np.ndarray, *,
   if check_memory is not None:
     check_memory(BYTES_PER_PIXEL * k * n * h * w,
                  f'{k * n} image(s) of {h}x{w}')
+  if n == 1:  # no stacked copy of a large photo
+    return fill_samples(model, as_float(images[0]), holes[0],
+                        work_size=work_size, keys=keys,
+                        check_memory=check_memory, synthesis=synthesis,
+                        synthesis_keys=(None if synthesis_keys is None else [
+                            jax.random.fold_in(s, 0)
+                            for s in synthesis_keys]))[:, None]
   return np.stack([
       fill_samples(model, as_float(images[i]), holes[i],
                    work_size=work_size, keys=keys,
@@ -252,7 +261,8 @@ def fill_samples(model: ModelFn, image: np.ndarray, hole: np.ndarray, *,
   `synthesis_keys`); returns [k, H, W, 3] float32.  With `synthesis` the k
   patch searches of a hole group run as one (patch_synthesis
   .synthesize_samples)."""
-  outs = np.repeat(np.array(image, np.float32)[None], len(keys), axis=0)
+  outs = np.empty((len(keys),) + image.shape, np.float32)
+  outs[:] = image
   for i, part in enumerate(groups(hole, work_size)):
     subs = [None if key is None else jax.random.fold_in(key, i)
             for key in keys]
@@ -282,27 +292,37 @@ def _synthesize_group(model, outs, hole, work_size, keys, check_memory,
                       settings, synthesis_keys):
   """Fills `hole` (one group) of each of outs [k, H, W, 3] in place: the
   network at the coarsest scale (its k samples), then the photo's own
-  patches up to full size, the k searches as one."""
+  patches up to full size, the k searches as one.  Past the network, only
+  a window around the hole is copied, whatever the photo's size."""
   p, region, region_hole = _working_region(outs[0], hole, work_size,
                                            check_memory)
-  y0, y1, x0, x1 = p.box
-  # The patch search's levels compile while the network runs.
+  y0, x0 = p.box[0], p.box[2]
   schedule = patch_synthesis.plan(region, region_hole, len(keys), settings)
   guides = np.stack([coarse_fill(model, region, region_hole, p.scales[0],
                                  key) for key in keys])
-  results = patch_synthesis.synthesize_samples(
+  values, (by, bx) = patch_synthesis.synthesize_box(
       region, region_hole, guides, synthesis_keys, settings, schedule)
-  for out, result in zip(outs, results):
+  # The window: the synthesised box, and the seam correction's margin.
+  ys, xs = np.nonzero(region_hole)
+  m = _SEAM_RING + 2
+  wy0, wx0 = max(0, min(by, ys.min() - m)), max(0, min(bx, xs.min() - m))
+  wy1 = min(region.shape[0], max(by + values.shape[1], ys.max() + 1 + m))
+  wx1 = min(region.shape[1], max(bx + values.shape[2], xs.max() + 1 + m))
+  known = region[wy0:wy1, wx0:wx1].copy()
+  win_hole = region_hole[wy0:wy1, wx0:wx1]
+  filled = patch_pyramid.paste(known, values, win_hole, (by - wy0, bx - wx0))
+  for out, result in zip(outs, filled):
     if settings.finish:  # Copy seams and any step at the border removed.
-      result = seams.seam_correct(result, region, region_hole)
-    out[y0:y1, x0:x1] = np.where(region_hole[..., None], result, region)
+      result = seams.seam_correct(result, known, win_hole, ring=_SEAM_RING)
+    out[y0 + wy0:y0 + wy1, x0 + wx0:x0 + wx1] = np.where(
+        win_hole[..., None], result, known)
 
 
 def coarse_fill(model, image, hole, scale, key):
   """The model's seam-corrected fill of image [H, W, 3] at `scale`."""
   hw = (max(1, round(image.shape[0] * scale)),
         max(1, round(image.shape[1] * scale)))
-  img_s = patch_synthesis.resize(image, hw)
+  img_s = patch_pyramid.resize(image, hw)
   hole_s = _resize_hole(hole, hw) if scale < 1.0 else hole
   return seams.seam_correct(run_tiled(model, img_s, hole_s, key), img_s,
                             hole_s)
@@ -317,15 +337,15 @@ def _fill_group(model, out, hole, work_size, key, check_memory):
   for level, scale in enumerate(p.scales):
     hw = (max(1, round(region.shape[0] * scale)),
           max(1, round(region.shape[1] * scale)))
-    img_s = patch_synthesis.resize(region, hw)
+    img_s = patch_pyramid.resize(region, hw)
     hole_s = _resize_hole(region_hole, hw) if scale < 1.0 else region_hole
     sub = None if key is None else jax.random.fold_in(key, level)
     raw = run_tiled(model, img_s, hole_s, sub)
     if result is not None:
       # Structure from the coarser scale, texture from this one.
       coarse_hw = result.shape[:2]
-      low = patch_synthesis.resize(result, hw)
-      blur = patch_synthesis.resize(patch_synthesis.resize(raw, coarse_hw),
+      low = patch_pyramid.resize(result, hw)
+      blur = patch_pyramid.resize(patch_pyramid.resize(raw, coarse_hw),
                                     hw)
       raw = low + (raw - blur)
     result = seams.seam_correct(raw, img_s, hole_s)
