@@ -19,9 +19,6 @@ from scipy import ndimage
 
 from vaegan_jax.models import fills
 
-_pyramid_fill = jax.jit(fills.pyramid_fill)
-
-
 def _pow2_shape(h: int, w: int) -> Tuple[int, int]:
   """Padded to powers of two (at least 32), or past 512 to a multiple of
   256 (a 1100 px side would be 2048, nearly 4x the work): few compiled
@@ -43,7 +40,8 @@ def push_pull(values: np.ndarray, known: np.ndarray) -> np.ndarray:
   v[:h, :w] = values
   missing = np.ones((1,) + shape + (1,), np.float32)
   missing[0, :h, :w, 0] = ~known
-  return np.asarray(_pyramid_fill(v[None], missing))[0, :h, :w]
+  program = _compiled('push_pull', shape, v.shape[-1])
+  return np.asarray(program(v[None], missing))[0, :h, :w]
 
 
 @functools.partial(jax.jit, static_argnames='iterations')
@@ -70,8 +68,24 @@ def relax(field: np.ndarray, free: np.ndarray, iterations: int) -> np.ndarray:
   f[:h, :w] = field
   m = np.zeros(shape + (1,), bool)
   m[:h, :w, 0] = free
-  return np.asarray(_jacobi(f, m, np.array([h, w], np.int32),
-                            iterations=iterations))[:h, :w]
+  program = _compiled('relax', shape, f.shape[-1], iterations)
+  return np.asarray(program(f, m, np.array([h, w], np.int32)))[:h, :w]
+
+
+# A compiled program holds hundreds of memory maps on a CPU and a process
+# may hold 65530: a long-running one (the page, a folder) meets many region
+# sizes, so only the programs of the last few are kept.
+@functools.lru_cache(maxsize=16)
+def _compiled(kind: str, shape: Tuple[int, int], channels: int,
+              iterations: int = 0):
+  """push_pull's or relax's program for a padded shape."""
+  spec = lambda *s, dtype=jnp.float32: jax.ShapeDtypeStruct(s, dtype)
+  if kind == 'push_pull':
+    return jax.jit(fills.pyramid_fill).lower(
+        spec(1, *shape, channels), spec(1, *shape, 1)).compile()
+  return _jacobi.lower(spec(*shape, channels), spec(*shape, 1, dtype=bool),
+                       spec(2, dtype=jnp.int32),
+                       iterations=iterations).compile()
 
 
 def seam_correct(out: np.ndarray, image: np.ndarray, hole: np.ndarray,
