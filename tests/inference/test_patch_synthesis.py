@@ -242,3 +242,17 @@ def test_a_plan_compiles_each_searched_level_once_and_reuses_it():
                               [jax.random.PRNGKey(0), jax.random.PRNGKey(1)],
                               FAST, again)
   assert out.shape == (2, 48, 56, 3)
+
+
+def test_the_patch_side_follows_the_size():
+  s = ps.Settings()
+  assert ps.for_size(s, (256, 256)).patch == s.patch == 7  # a crop
+  assert ps.for_size(s, (300, 400)).patch == s.large_patch == 9  # a photo
+  assert ps.for_size(s._replace(large_side=0), (3000, 4000)).patch == 7
+  img = _stripes(60, 400)
+  hole = np.zeros((60, 400), bool)
+  hole[20:40, 150:200] = True
+  schedule = ps.plan(img, hole, 1, FAST)
+  searched = [spec for spec in schedule.levels if spec is not None]
+  assert searched and all(spec.vote_patch in (9, FAST.final_vote_patch)
+                          for spec in searched if not spec.best)

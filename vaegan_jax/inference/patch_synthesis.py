@@ -44,6 +44,8 @@ class Settings(NamedTuple):
   """How the texture is synthesised (defaults and their ablation:
   docs/quality.md)."""
   patch: int = 7            # patch side (odd), pixels at every level
+  large_patch: int = 9      # ... for a region whose long side is at least
+  large_side: int = 384     #   this (photos, not 256 px crops; 0: off)
   dims: int = 24            # PCA dimensions of a patch
   max_rounds: int = 7       # search + vote rounds: 1 + 2 * depth, at most
   max_iters: int = 7        # PatchMatch iterations per round: 1 + depth
@@ -74,6 +76,15 @@ class Settings(NamedTuple):
   #   the photo, averaged down the pyramid) x this, matched and voted with
   #   the colours, so smooth sources are not copied into texture (0: off)
   texture_finest: bool = True  # ... at the finest level too
+
+
+def for_size(settings: Settings, hw) -> Settings:
+  """`settings` for a region of size hw: the larger patch for a large
+  region, whose structures span more pixels (PatchMatch's best radius grows
+  the same way: docs/quality.md)."""
+  if settings.large_side and max(hw) >= settings.large_side:
+    return settings._replace(patch=settings.large_patch)
+  return settings
 
 
 def kernel(settings: Settings) -> pm.Kernel:
@@ -147,6 +158,7 @@ def plan(image, hole, k: int, settings: Settings = Settings()) -> Plan:
   threads (XLA compiles one program on one core), so that they compile
   while the caller runs the network; a size seen before reuses its
   program."""
+  settings = for_size(settings, np.shape(hole))
   levels = pp.pyramid(image, hole, settings.min_side, settings.shrink_holes)
   coarsest = max(len(levels) - 1, 1)
   r = settings.patch // 2

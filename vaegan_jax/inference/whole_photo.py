@@ -294,6 +294,8 @@ def _synthesize_group(model, outs, hole, work_size, keys, check_memory,
   network at the coarsest scale (its k samples), then the photo's own
   patches up to full size, the k searches as one.  Past the network, only
   a window around the hole is copied, whatever the photo's size."""
+  # The patch side follows the photo's size, not the working box's.
+  settings = patch_synthesis.for_size(settings, outs.shape[1:3])
   p, region, region_hole = _working_region(outs[0], hole, work_size,
                                            check_memory)
   y0, x0 = p.box[0], p.box[2]
