@@ -76,7 +76,7 @@ def test_smoke(name, flags, keys, tmp_path):
   if name == 'inpaint':
     for r in payload['results']['sizes'].values():
       # The model, and the seams' push-pull and relaxation for a new
-      # power-of-two size.
+      # padded size.
       assert r['compiles'] <= 3 and r['median_warm_s'] > 0
     assert payload['results']['sizes']['40x52']['bucket_over_multiple']
     sweep = payload['results']['sweep']

@@ -3,8 +3,9 @@
 `seam_correct` adds to a fill a smooth field that matches the colours just
 outside the hole (push-pull, then Jacobi steps of Laplace's equation), so a
 copied patch or a network fill keeps its detail but loses any colour shift
-at the border.  The jitted pieces are padded to powers of two, so few
-compiled programs serve every region.
+at the border.  The jitted pieces are padded to a few sizes (powers of
+two, multiples of 256 past 512), so few compiled programs serve every
+region.
 
 Images float32 [H, W, 3] in [0, 1]; holes bool [H, W] (True = missing).
 """
@@ -19,7 +20,7 @@ from scipy import ndimage
 
 from vaegan_jax.models import fills
 
-def _pow2_shape(h: int, w: int) -> Tuple[int, int]:
+def _padded_shape(h: int, w: int) -> Tuple[int, int]:
   """Padded to powers of two (at least 32), or past 512 to a multiple of
   256 (a 1100 px side would be 2048, nearly 4x the work): few compiled
   programs serve every region."""
@@ -33,9 +34,9 @@ def _pow2_shape(h: int, w: int) -> Tuple[int, int]:
 def push_pull(values: np.ndarray, known: np.ndarray) -> np.ndarray:
   """Smooth interpolation of values [h, w, c] from the `known` pixels: the
   model's own parameter-free fill (models/fills.py), padded by
-  _pow2_shape."""
+  _padded_shape."""
   h, w = known.shape
-  shape = _pow2_shape(h, w)
+  shape = _padded_shape(h, w)
   v = np.zeros(shape + values.shape[2:], np.float32)
   v[:h, :w] = values
   missing = np.ones((1,) + shape + (1,), np.float32)
@@ -61,9 +62,9 @@ def _jacobi(field, free, hw, *, iterations: int):
 def relax(field: np.ndarray, free: np.ndarray, iterations: int) -> np.ndarray:
   """`iterations` Jacobi steps of Laplace's equation on field [h, w, c]:
   the `free` pixels [h, w] become the mean of their 4 neighbours (the
-  border extended), the rest stay.  Padded by _pow2_shape."""
+  border extended), the rest stay.  Padded by _padded_shape."""
   h, w = free.shape
-  shape = _pow2_shape(h, w)
+  shape = _padded_shape(h, w)
   f = np.zeros(shape + field.shape[2:], np.float32)
   f[:h, :w] = field
   m = np.zeros(shape + (1,), bool)
