@@ -23,7 +23,7 @@ CASES = [
     ('whole_photo', [], ['photos', 'median_warm_over_biharmonic',
                          'median_warm_over_patchmatch', 'cold_cli_s',
                          'large_outcome', 'large_warm_s',
-                         'large_peak_gib', 'peak_gib']),
+                         'large_peak_gib', 'large_warm_peak_gib', 'peak_gib']),
     ('folder', [], ['same']),
     ('eval_during_training', [], ['step_s', 'eval_warm_s', 'overhead']),
     ('serve_12mp', [], ['open_s', 'paint_ms_per_segment_median',
